@@ -1,0 +1,1 @@
+"""Training content as data; see README.md in this folder."""

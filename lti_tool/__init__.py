@@ -1,0 +1,29 @@
+"""Upstander: peer bystander intervention training as an LTI 1.3 tool."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask
+
+
+def create_app(test_config: dict[str, Any] | None = None) -> Flask:
+    """Build the Flask app: configuration, database hooks, blueprints and error pages."""
+    app = Flask(__name__, instance_relative_config=True)
+    from lti_tool import config, db, errors, security
+
+    config.load(app, test_config)
+    db.init_app(app)
+    errors.init_app(app)
+    security.init_app(app)
+
+    from lti_tool.blueprints import app_pages, lti, site
+
+    app.register_blueprint(site.bp)
+    app.register_blueprint(lti.bp)
+    app.register_blueprint(app_pages.bp)
+    if app.config["DEMO_LMS"]:
+        from lti_tool.blueprints import demo_lms
+
+        app.register_blueprint(demo_lms.bp)
+    return app

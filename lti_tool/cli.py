@@ -1,0 +1,159 @@
+"""The ``upstander`` command: one command, one service call."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import click
+from flask import Flask
+from sqlalchemy.orm import Session
+
+from lti_tool import create_app, migrate
+from lti_tool.db import sessionmaker_for
+from lti_tool.lti import keys
+from lti_tool.schemas.lti import PlatformSchema
+from lti_tool.services import platforms
+
+
+@contextmanager
+def _transaction(app: Flask) -> Iterator[Session]:
+    """Run one command's work in one transaction."""
+    with sessionmaker_for(app).begin() as session:
+        yield session
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.pass_context
+def main(ctx: click.Context) -> None:
+    """Upstander: peer bystander intervention training, an LTI 1.3 tool."""
+    ctx.obj = create_app()
+
+
+@main.group()
+def db() -> None:
+    """Manage the database schema."""
+
+
+@db.command("upgrade")
+@click.pass_obj
+def db_upgrade(app: Flask) -> None:
+    """Apply every migration and create the tool's first keys."""
+    migrate.upgrade(app.config["DATABASE_URL"])
+    with _transaction(app) as session:
+        keys.ensure_keys(session)
+    click.echo("database is at the newest revision")
+
+
+@db.command("check")
+@click.pass_obj
+def db_check(app: Flask) -> None:
+    """Fail when the models and the migrations disagree."""
+    migrate.check(app.config["DATABASE_URL"])
+    click.echo("models and migrations agree")
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--workers", default=2, show_default=True, type=int)
+@click.pass_obj
+def serve(app: Flask, host: str, port: int, workers: int) -> None:
+    """Migrate, then run the app under gunicorn."""
+    from lti_tool.server import run
+
+    migrate.upgrade(app.config["DATABASE_URL"])
+    with _transaction(app) as session:
+        keys.ensure_keys(session)
+    run(app, host, port, workers)
+
+
+@main.group("platforms")
+def platforms_group() -> None:
+    """Register LMS platforms by hand."""
+
+
+@platforms_group.command("add")
+@click.option("--issuer", required=True)
+@click.option("--client-id", required=True)
+@click.option("--auth-login-url", required=True, help="The platform's OIDC authorization endpoint.")
+@click.option("--token-url", required=True)
+@click.option("--jwks-url", required=True, help="The platform's public key set.")
+@click.option("--deployment-id", "deployment_ids", multiple=True, help="Repeat for several.")
+@click.option("--name", default="")
+@click.pass_obj
+def platforms_add(app: Flask, /, **options: object) -> None:
+    """Add or update a registration."""
+    from marshmallow import ValidationError
+
+    try:
+        data = PlatformSchema().load({**options, "deployment_ids": list(options["deployment_ids"])})  # type: ignore[call-overload]
+    except ValidationError as exc:
+        raise click.BadParameter(json.dumps(exc.normalized_messages())) from exc  # type: ignore[no-untyped-call]  # marshmallow leaves it unannotated
+    with _transaction(app) as session:
+        platform = platforms.register(session, platforms.PlatformInput(**data))
+        click.echo(f"registered {platform.issuer} client {platform.client_id} "
+                   f"with {len(platform.deployments)} deployment(s)")
+
+
+@platforms_group.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_obj
+def platforms_list(app: Flask, as_json: bool) -> None:
+    """List registrations and their deployments."""
+    with _transaction(app) as session:
+        rows = [{
+            "issuer": p.issuer, "client_id": p.client_id, "name": p.name, "via": p.registered_via,
+            "auth_login_url": p.auth_login_url, "token_url": p.token_url, "jwks_url": p.jwks_url,
+            "deployment_ids": [d.deployment_id for d in p.deployments],
+        } for p in platforms.all_platforms(session)]
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    for row in rows:
+        click.echo(f"{row['issuer']}  client={row['client_id']}  via={row['via']}  "
+                   f"deployments={','.join(row['deployment_ids']) or '-'}")
+    if not rows:
+        click.echo("no platforms registered")
+
+
+@platforms_group.command("remove")
+@click.option("--issuer", required=True)
+@click.option("--client-id", required=True)
+@click.confirmation_option(prompt="This deletes every record of that platform. Continue?")
+@click.pass_obj
+def platforms_remove(app: Flask, issuer: str, client_id: str) -> None:
+    """Remove a registration and everything recorded under it."""
+    with _transaction(app) as session:
+        removed = platforms.remove(session, issuer, client_id)
+    if not removed:
+        raise click.ClickException(f"no registration for {issuer} client {client_id}")
+    click.echo("removed")
+
+
+@main.group("keys")
+def keys_group() -> None:
+    """Manage the tool's signing keys."""
+
+
+@keys_group.command("rotate")
+@click.pass_obj
+def keys_rotate(app: Flask) -> None:
+    """Publish a new next key; the previous next key starts signing."""
+    with _transaction(app) as session:
+        keys.ensure_keys(session)
+        new = keys.rotate(session)
+        current = keys.signing_key(session)
+        click.echo(f"published new key {new.kid}; now signing with {current.kid}")
+
+
+@keys_group.command("list")
+@click.pass_obj
+def keys_list(app: Flask) -> None:
+    """List the published keys, newest first, and which one signs."""
+    with _transaction(app) as session:
+        signing = keys.signing_key(session).kid
+        for row in keys.published(session):
+            mark = "signing" if row.kid == signing else "published"
+            click.echo(f"{row.kid}  {row.created_at:%Y-%m-%d %H:%M}  {mark}")

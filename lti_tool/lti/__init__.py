@@ -1,0 +1,1 @@
+"""LTI 1.3 protocol code, independent of Flask requests."""

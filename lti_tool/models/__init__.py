@@ -1,0 +1,34 @@
+"""Typed SQLAlchemy models, one module per aggregate; importing this registers them all."""
+
+from lti_tool.models.demo import DemoAccessToken, DemoKey, DemoLineItem, DemoLink, DemoScore, DemoTool
+from lti_tool.models.launch import (
+    Launch,
+    LoginState,
+    LtiContext,
+    LtiUser,
+    Membership,
+    ResourceLink,
+    ToolSession,
+    UsedNonce,
+)
+from lti_tool.models.platform import Deployment, Platform, ToolKey
+
+__all__ = [
+    "DemoAccessToken",
+    "DemoKey",
+    "DemoLineItem",
+    "DemoLink",
+    "DemoScore",
+    "DemoTool",
+    "Deployment",
+    "Launch",
+    "LoginState",
+    "LtiContext",
+    "LtiUser",
+    "Membership",
+    "Platform",
+    "ResourceLink",
+    "ToolKey",
+    "ToolSession",
+    "UsedNonce",
+]

@@ -1,0 +1,1 @@
+"""Services: plain functions taking the session first; they add and flush, never commit."""

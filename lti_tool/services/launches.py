@@ -1,0 +1,186 @@
+"""The OIDC login and the launch: from the platform's first redirect to a tool session."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import urlencode
+
+import httpx
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from lti_tool.db import utcnow
+from lti_tool.lti import claims as c
+from lti_tool.lti import errors
+from lti_tool.lti.roles import role_for
+from lti_tool.lti.validation import Expected, check_claims, verify_signature
+from lti_tool.models import Deployment, Launch, LoginState, Platform, ToolSession, UsedNonce
+from lti_tool.services import platforms
+from lti_tool.services.records import record_people
+
+
+@dataclass(frozen=True)
+class LoginRequest:
+    """The parameters of a third-party initiated login (LTI core §5.1.1)."""
+
+    iss: str
+    login_hint: str
+    target_link_uri: str
+    lti_message_hint: str | None = None
+    client_id: str | None = None
+    lti_deployment_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The configuration values a launch needs."""
+
+    public_url: str
+    state_ttl: int
+    session_ttl: int
+    leeway: int
+    jwks_max_age: int
+
+
+def begin_login(session: Session, req: LoginRequest, settings: Settings) -> tuple[str, str]:
+    """Store state and nonce for a login; return (state, URL of the platform's auth endpoint)."""
+    platform = platforms.find(session, req.iss, req.client_id)
+    if platform is None:
+        raise errors.PlatformUnknown(f"issuer {req.iss!r}")
+    deployments = {d.deployment_id for d in platform.deployments}
+    if req.lti_deployment_id is not None and req.lti_deployment_id not in deployments:
+        raise errors.DeploymentUnknown(f"deployment {req.lti_deployment_id!r}")
+    if not _is_ours(req.target_link_uri, settings.public_url):
+        raise errors.TargetLinkInvalid(req.target_link_uri)
+    now = utcnow()
+    session.execute(delete(LoginState).where(LoginState.expires_at < now))
+    state, nonce = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
+    session.add(LoginState(
+        state=state, nonce=nonce, platform_id=platform.id, target_link_uri=req.target_link_uri,
+        created_at=now, expires_at=now + timedelta(seconds=settings.state_ttl),
+    ))
+    params = {
+        "scope": "openid", "response_type": "id_token", "response_mode": "form_post", "prompt": "none",
+        "client_id": platform.client_id, "redirect_uri": settings.public_url + "/lti/launch",
+        "login_hint": req.login_hint, "state": state, "nonce": nonce,
+    }
+    if req.lti_message_hint is not None:
+        params["lti_message_hint"] = req.lti_message_hint
+    sep = "&" if "?" in platform.auth_login_url else "?"
+    return state, f"{platform.auth_login_url}{sep}{urlencode(params)}"
+
+
+def _is_ours(url: str, public_url: str) -> bool:
+    return url == public_url or url.startswith(public_url + "/")
+
+
+@dataclass(frozen=True)
+class Opened:
+    """A launch accepted: the new session and the secret for its cookie."""
+
+    tool_session: ToolSession
+    token: str
+
+
+def complete_launch(
+    session: Session, state: str | None, id_token: str | None, state_cookie: str | None,
+    http: httpx.Client, settings: Settings,
+) -> Opened:
+    """Validate the id_token against the login it answers; record the launch and open a session."""
+    login = _consume_state(session, state, state_cookie)
+    if not id_token:
+        raise errors.TokenMissing()
+    platform: Platform = login.platform
+    lookup = platforms.key_lookup(session, platform, http, settings.jwks_max_age)
+    token_claims = verify_signature(id_token, lookup)
+    expected = Expected(
+        issuer=platform.issuer, client_id=platform.client_id, nonce=login.nonce,
+        deployment_ids={d.deployment_id for d in platform.deployments},
+        now=time.time(), leeway=settings.leeway,
+    )
+    check_claims(token_claims, expected)
+    _spend_nonce(session, platform, token_claims)
+    deployment = next(
+        d for d in platform.deployments if d.deployment_id == token_claims[c.DEPLOYMENT_ID]
+    )
+    launch = _record(session, deployment, token_claims)
+    return _open_session(session, launch, token_claims, settings)
+
+
+def _consume_state(session: Session, state: str | None, state_cookie: str | None) -> LoginState:
+    if not state:
+        raise errors.StateMissing()
+    login = session.get(LoginState, state)
+    if login is None or login.expires_at < utcnow():
+        raise errors.StateUnknown()
+    # The state cookie ties the launch to the browser that began the login (CSRF defence).
+    if state_cookie is None or not secrets.compare_digest(state_cookie, state):
+        raise errors.StateMismatch()
+    # A DELETE that must hit exactly one row: of two racing launches only one wins.
+    deleted = session.execute(delete(LoginState).where(LoginState.state == state))
+    if deleted.rowcount != 1:  # type: ignore[attr-defined]
+        raise errors.StateUnknown()
+    return login
+
+
+def _spend_nonce(session: Session, platform: Platform, token_claims: dict[str, Any]) -> None:
+    nonce = str(token_claims["nonce"])
+    seen = select(UsedNonce.id).where(UsedNonce.platform_id == platform.id, UsedNonce.nonce == nonce)
+    if session.scalar(seen) is not None:
+        raise errors.NonceReplayed()
+    now = utcnow()
+    session.execute(delete(UsedNonce).where(UsedNonce.expires_at < now))
+    expires = datetime.fromtimestamp(float(token_claims["exp"]), tz=now.tzinfo) + timedelta(hours=1)
+    try:
+        with session.begin_nested():
+            session.add(UsedNonce(platform_id=platform.id, nonce=nonce, expires_at=expires))
+    except IntegrityError as exc:
+        raise errors.NonceReplayed() from exc
+
+
+def _record(session: Session, deployment: Deployment, token_claims: dict[str, Any]) -> Launch:
+    user, context, link = record_people(session, deployment, token_claims)
+    launch = Launch(
+        user_pk=user.id, deployment_pk=deployment.id, context_pk=context.id if context else None,
+        resource_link_pk=link.id if link else None, message_type=token_claims[c.MESSAGE_TYPE],
+        role=role_for(token_claims[c.ROLES]).value,
+    )
+    session.add(launch)
+    session.flush()
+    return launch
+
+
+def _open_session(
+    session: Session, launch: Launch, token_claims: dict[str, Any], settings: Settings
+) -> Opened:
+    token = secrets.token_urlsafe(32)
+    now = utcnow()
+    tool_session = ToolSession(
+        id=secrets.token_urlsafe(12), token_hash=hash_token(token), launch=launch,
+        csrf_token=secrets.token_urlsafe(24), deep_linking=token_claims.get(c.DEEP_LINKING_SETTINGS),
+        created_at=now, expires_at=now + timedelta(seconds=settings.session_ttl),
+    )
+    session.add(tool_session)
+    session.flush()
+    return Opened(tool_session=tool_session, token=token)
+
+
+def hash_token(token: str) -> str:
+    """Hash a session token: the database never holds a usable session secret."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def load_session(session: Session, sid: str, token: str | None) -> ToolSession:
+    """Return the live session ``sid`` if ``token`` is its secret."""
+    tool_session = session.get(ToolSession, sid)
+    if tool_session is None or token is None or tool_session.expires_at < utcnow():
+        raise errors.SessionMissing()
+    if not secrets.compare_digest(tool_session.token_hash, hash_token(token)):
+        raise errors.SessionMissing()
+    return tool_session

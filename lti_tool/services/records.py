@@ -1,0 +1,100 @@
+"""Keep users, courses, resource links and memberships up to date from launch claims."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from lti_tool.db import utcnow
+from lti_tool.lti import claims as c
+from lti_tool.lti.roles import role_for
+from lti_tool.models import Deployment, LtiContext, LtiUser, Membership, ResourceLink
+
+
+def record_people(
+    session: Session, deployment: Deployment, token_claims: dict[str, Any]
+) -> tuple[LtiUser, LtiContext | None, ResourceLink | None]:
+    """Upsert the user, course, resource link and membership a launch names, scoped to its deployment."""
+    user = _user(session, deployment, token_claims)
+    context = _context(session, deployment, token_claims)
+    link = _link(session, deployment, context, token_claims)
+    if context is not None:
+        _membership(session, user, context, token_claims.get(c.ROLES, []))
+    session.flush()
+    return user, context, link
+
+
+def _user(session: Session, deployment: Deployment, token_claims: dict[str, Any]) -> LtiUser:
+    sub = str(token_claims["sub"])
+    user = session.scalar(select(LtiUser).where(LtiUser.deployment_pk == deployment.id, LtiUser.sub == sub))
+    if user is None:
+        user = LtiUser(deployment_pk=deployment.id, sub=sub)
+        session.add(user)
+    user.name = str(token_claims.get("name") or _joined_name(token_claims) or user.name or "")[:255]
+    user.email = str(token_claims.get("email") or user.email or "")[:255]
+    user.last_launch_at = utcnow()
+    session.flush()
+    return user
+
+
+def _joined_name(token_claims: dict[str, Any]) -> str:
+    parts = (token_claims.get("given_name"), token_claims.get("family_name"))
+    return " ".join(str(p) for p in parts if p)
+
+
+def _context(
+    session: Session, deployment: Deployment, token_claims: dict[str, Any]
+) -> LtiContext | None:
+    claim = token_claims.get(c.CONTEXT)
+    if not isinstance(claim, dict):
+        return None
+    context_id = str(claim["id"])
+    stmt = select(LtiContext).where(
+        LtiContext.deployment_pk == deployment.id, LtiContext.context_id == context_id
+    )
+    context = session.scalar(stmt)
+    if context is None:
+        context = LtiContext(deployment_pk=deployment.id, context_id=context_id)
+        session.add(context)
+    context.title = str(claim.get("title") or context.title or "")[:255]
+    context.label = str(claim.get("label") or context.label or "")[:255]
+    services = {k: token_claims[k] for k in (c.AGS_ENDPOINT, c.NRPS) if isinstance(token_claims.get(k), dict)}
+    if services:
+        context.services = services
+    session.flush()
+    return context
+
+
+def _link(
+    session: Session, deployment: Deployment, context: LtiContext | None, token_claims: dict[str, Any]
+) -> ResourceLink | None:
+    claim = token_claims.get(c.RESOURCE_LINK)
+    if not isinstance(claim, dict) or not claim.get("id"):
+        return None
+    link_id = str(claim["id"])
+    stmt = select(ResourceLink).where(
+        ResourceLink.deployment_pk == deployment.id, ResourceLink.resource_link_id == link_id
+    )
+    link = session.scalar(stmt)
+    if link is None:
+        link = ResourceLink(deployment_pk=deployment.id, resource_link_id=link_id)
+        session.add(link)
+    link.context_pk = context.id if context else link.context_pk
+    link.title = str(claim.get("title") or link.title or "")[:255]
+    custom = token_claims.get(c.CUSTOM)
+    if isinstance(custom, dict) and custom.get("module"):
+        link.module = str(custom["module"])[:128]
+    return link
+
+
+def _membership(session: Session, user: LtiUser, context: LtiContext, lis_roles: list[str]) -> None:
+    stmt = select(Membership).where(Membership.user_pk == user.id, Membership.context_pk == context.id)
+    membership = session.scalar(stmt)
+    if membership is None:
+        membership = Membership(user_pk=user.id, context_pk=context.id)
+        session.add(membership)
+    membership.role = role_for(lis_roles).value
+    membership.lis_roles = [str(r) for r in lis_roles][:50]
+    membership.updated_at = utcnow()

@@ -1,0 +1,1 @@
+"""Alembic migrations; ``upstander db upgrade`` runs them."""
