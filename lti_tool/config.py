@@ -6,6 +6,7 @@ import os
 import secrets
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import Flask
 
@@ -20,7 +21,6 @@ def defaults(instance_path: str) -> dict[str, Any]:
     return {
         "DATABASE_URL": f"sqlite:///{Path(instance_path) / 'upstander.db'}",
         "PUBLIC_URL": DEFAULT_PUBLIC_URL,
-        "DEMO_LMS": True,
         "DEMO_LMS_URL": DEFAULT_DEMO_LMS_URL,
         # Seconds of clock skew tolerated on exp/iat; LMS clocks drift a little.
         "LAUNCH_LEEWAY": 60,
@@ -29,9 +29,12 @@ def defaults(instance_path: str) -> dict[str, Any]:
         "JWKS_CACHE_SECONDS": 3600,
         "HTTP_CONNECT_TIMEOUT": 5.0,
         "HTTP_READ_TIMEOUT": 10.0,
-        # Cookies must cross sites inside an LMS iframe, which browsers allow only when Secure.
-        "SESSION_COOKIE_SECURE": True,
     }
+
+
+def is_local(url: str) -> bool:
+    """Return True when a URL points at this machine (the embedded set-up)."""
+    return urlsplit(url).hostname in {"127.0.0.1", "localhost", "::1"}
 
 
 def secret_key(instance_path: str) -> str:
@@ -60,5 +63,9 @@ def load(app: Flask, test_config: dict[str, Any] | None) -> None:
         app.config.from_mapping(test_config)
     for key in ("PUBLIC_URL", "DEMO_LMS_URL"):
         app.config[key] = str(app.config[key]).rstrip("/")
+    if "DEMO_LMS" not in app.config:
+        # On by default only for the embedded set-up (served on this machine);
+        # a public deployment must ask for it with UPSTANDER_DEMO_LMS=true.
+        app.config["DEMO_LMS"] = is_local(app.config["PUBLIC_URL"])
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = secret_key(app.instance_path)

@@ -93,6 +93,14 @@ def sessionmaker_for(app: Flask) -> sessionmaker[Session]:
     return maker
 
 
+def forget_engine(app: Flask) -> None:
+    """Drop the engine without closing its connections (they belong to the parent after a fork)."""
+    maker: sessionmaker[Session] | None = app.extensions["upstander.sessionmaker"]
+    if maker is not None and maker.kw.get("bind") is not None:
+        maker.kw["bind"].dispose(close=False)
+    app.extensions["upstander.sessionmaker"] = None
+
+
 def session() -> Session:
     """Return this request's session; the request commits it once at the end."""
     if "db_session" not in g:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import secrets
-import time
 from urllib.parse import urlsplit
 
 from flask import Flask, Response, current_app, request
@@ -16,8 +15,6 @@ from lti_tool.models import Platform
 
 STATE_COOKIE_PREFIX = "lti_state_"
 SESSION_COOKIE_PREFIX = "us_"
-_ORIGINS_TTL = 5.0
-_origins_cache: tuple[float, tuple[str, ...]] = (0.0, ())
 
 
 def origin(url: str) -> str | None:
@@ -27,28 +24,20 @@ def origin(url: str) -> str | None:
 
 
 def platform_origins() -> tuple[str, ...]:
-    """Return the origins of every registered platform (briefly cached: it is on every page)."""
-    global _origins_cache
-    stamp, cached = _origins_cache
-    if time.monotonic() - stamp < _ORIGINS_TTL:
-        return cached
+    """Return the origins of every registered platform.
+
+    Not cached: a registration made by another process must be framable at once, and this
+    is one small indexed read on HTML responses only.
+    """
     rows = db.session().execute(select(Platform.issuer, Platform.auth_login_url)).all()
-    found = {o for row in rows for o in map(origin, row) if o}
-    _origins_cache = (time.monotonic(), tuple(sorted(found)))
-    return _origins_cache[1]
+    return tuple(sorted({o for row in rows for o in map(origin, row) if o}))
 
 
-def forget_platform_origins() -> None:
-    """Drop the cached origins after a registration changes."""
-    global _origins_cache
-    _origins_cache = (0.0, ())
-
-
-def _csp(frame_ancestors: str, form_action: str) -> str:
+def _csp(frame_ancestors: str, form_action: str, frame_src: str = "'none'") -> str:
     return (
         "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
         f"object-src 'none'; base-uri 'none'; form-action {form_action}; "
-        f"frame-ancestors {frame_ancestors}"
+        f"frame-src {frame_src}; frame-ancestors {frame_ancestors}"
     )
 
 
@@ -57,13 +46,22 @@ def _headers(response: Response) -> Response:
     response.headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
     if response.mimetype == "text/html" and "Content-Security-Policy" not in response.headers:
         if request.blueprint == "demo_lms":
-            response.headers["Content-Security-Policy"] = _csp("'self'", "'self' " + _tool_origin())
+            tool = "'self' " + _tool_origin()
+            response.headers["Content-Security-Policy"] = _csp("'self'", tool, frame_src=tool)
         else:
-            allowed = " ".join(("'self'", *platform_origins()))
+            allowed = " ".join(("'self'", *platform_origins(), *_registering_origin()))
             response.headers["Content-Security-Policy"] = _csp(allowed, allowed)
     if request.is_secure:
         response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
     return response
+
+
+def _registering_origin() -> tuple[str, ...]:
+    # The registration page is framed by a platform not yet registered (also when it fails).
+    if request.endpoint != "lti.register":
+        return ()
+    found = origin(request.args.get("openid_configuration", ""))
+    return (found,) if found else ()
 
 
 def _tool_origin() -> str:

@@ -10,6 +10,8 @@ import httpx
 from flask import Flask
 from gunicorn.app.base import BaseApplication
 
+from lti_tool.db import forget_engine
+
 log = logging.getLogger(__name__)
 
 
@@ -36,7 +38,12 @@ def run(app: Flask, host: str, port: int, workers: int) -> None:
         print(f"Upstander is running. Open {app.config['DEMO_LMS_URL']}/demo-lms/ "  # noqa: T201
               f"(demo LMS) or {app.config['PUBLIC_URL']}/", flush=True)
 
+    def post_fork(server: Any, worker: Any) -> None:
+        # A forked worker must not share the master's pooled database connections.
+        forget_engine(app)
+
     options = {
+        "post_fork": post_fork,
         "bind": f"{host}:{port}", "workers": workers, "worker_class": "gthread", "threads": 4,
         # Threads let the tool and the demo LMS, served by one process, call each other.
         "timeout": 60, "keepalive": 5, "accesslog": "-", "when_ready": when_ready,
@@ -47,14 +54,18 @@ def run(app: Flask, host: str, port: int, workers: int) -> None:
 def _register_with_demo(app: Flask) -> None:
     """Open the registration URL exactly as an LMS administrator's browser would."""
     from sqlalchemy import select
+    from sqlalchemy.orm import Session
 
-    from lti_tool.db import sessionmaker_for
+    from lti_tool.db import make_engine
     from lti_tool.demo.registration import registration_start_url
     from lti_tool.models import DemoTool
 
-    with sessionmaker_for(app)() as session:
-        if session.scalar(select(DemoTool.id).limit(1)) is not None:
-            return
+    engine = make_engine(app.config["DATABASE_URL"])
+    with Session(engine) as session:
+        registered = session.scalar(select(DemoTool.id).limit(1)) is not None
+    engine.dispose()
+    if registered:
+        return
     try:
         response = httpx.get(registration_start_url(app.config), timeout=30)
         log.warning("demo LMS registration: HTTP %s", response.status_code)

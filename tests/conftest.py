@@ -59,7 +59,7 @@ class Router(httpx.BaseTransport):
 def app(database_url: str, tmp_path: Path) -> Iterator[Flask]:
     app = create_app({
         "TESTING": True, "DATABASE_URL": database_url, "SECRET_KEY": "test-secret",
-        "PUBLIC_URL": TOOL_URL, "DEMO_LMS_URL": LMS_URL,
+        "PUBLIC_URL": TOOL_URL, "DEMO_LMS_URL": LMS_URL, "DEMO_LMS": True,
     })
     app.instance_path = str(tmp_path)
     router = Router(app)

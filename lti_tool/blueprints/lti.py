@@ -82,5 +82,4 @@ def register() -> str:
     platform = registration.register_dynamically(
         db.session(), http.client(), data["openid_configuration"], data["registration_token"], _urls()
     )
-    security.forget_platform_origins()
     return render_template("lti/registered.html", platform=platform)

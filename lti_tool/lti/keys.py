@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-import time
-import uuid
-from functools import lru_cache
 from typing import Any
 
-from joserfc import jwt
-from joserfc.jwk import Key, KeySet, RSAKey
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from lti_tool.lti.claims import ALGORITHM
+from lti_tool.lti import jose
 from lti_tool.models import ToolKey
 
 # Published: the previous key (tokens signed just before a rotation still verify),
@@ -22,8 +17,8 @@ PUBLISHED_KEYS = 3
 
 def new_key(session: Session) -> ToolKey:
     """Generate an RSA key pair and store it as the newest key."""
-    key = RSAKey.generate_key(2048, private=True)
-    row = ToolKey(kid=key.thumbprint(), private_pem=key.as_pem(private=True).decode())
+    kid, pem = jose.new_rsa_key()
+    row = ToolKey(kid=kid, private_pem=pem)
     session.add(row)
     session.flush()
     return row
@@ -54,22 +49,12 @@ def rotate(session: Session) -> ToolKey:
     return new_key(session)
 
 
-@lru_cache(maxsize=16)
-def _private(kid: str, pem: str) -> RSAKey:
-    # Parsing a PEM costs about a millisecond; keys never change once stored.
-    return RSAKey.import_key(pem, {"kid": kid, "alg": ALGORITHM, "use": "sig"})
-
-
 def jwks(session: Session) -> dict[str, Any]:
     """Return the public key set for ``/lti/jwks``."""
-    keys: list[Key] = [_private(row.kid, row.private_pem) for row in published(session)]
-    return dict(KeySet(keys).as_dict(private=False))
+    return jose.public_key_set((row.kid, row.private_pem) for row in published(session))
 
 
 def sign(session: Session, claims: dict[str, Any], lifetime: int = 300) -> str:
-    """Sign claims as a JWT with the current key, adding iat, exp and a unique jti."""
+    """Sign claims as a JWT with the current key."""
     row = signing_key(session)
-    now = int(time.time())
-    body = {"iat": now, "exp": now + lifetime, "jti": str(uuid.uuid4()), **claims}
-    header = {"alg": ALGORITHM, "kid": row.kid, "typ": "JWT"}
-    return jwt.encode(header, body, _private(row.kid, row.private_pem), algorithms=[ALGORITHM])
+    return jose.sign(row.kid, row.private_pem, claims, lifetime)

@@ -161,6 +161,7 @@ def _open_session(
 ) -> Opened:
     token = secrets.token_urlsafe(32)
     now = utcnow()
+    session.execute(delete(ToolSession).where(ToolSession.expires_at < now))
     tool_session = ToolSession(
         id=secrets.token_urlsafe(12), token_hash=hash_token(token), launch=launch,
         csrf_token=secrets.token_urlsafe(24), deep_linking=token_claims.get(c.DEEP_LINKING_SETTINGS),

@@ -295,3 +295,39 @@ def test_refusal_is_json_for_api_clients(client: FlaskClient, platform: FakePlat
     assert response.status_code == 400
     assert response.content_type == "application/problem+json"
     assert response.json is not None and response.json["code"] == "audience_mismatch"
+
+
+@pytest.mark.parametrize(("params", "code"), [
+    ({"iss": ""}, "login_params_invalid"),
+    ({"login_hint": ""}, "login_params_invalid"),
+    ({"iss": "https://unknown.example"}, "platform_unknown"),
+    ({"lti_deployment_id": "dep-unknown"}, "deployment_unknown"),
+    ({"target_link_uri": "https://evil.example/lti/launch"}, "target_link_invalid"),
+    ({"client_id": "other-client"}, "platform_unknown"),
+])
+def test_bad_login_is_refused(params: dict[str, str], code: str, client: FlaskClient, platform: FakePlatform,
+                              db: DB) -> None:
+    query = {"iss": platform.issuer, "login_hint": "user-1", "target_link_uri": TOOL_URL + "/lti/launch",
+             "client_id": platform.client_id, "lti_deployment_id": "dep-1", **params}
+    response = client.get("/lti/login", query_string=query, base_url=TOOL_URL)
+    assert response.status_code == 400
+    assert f"<code>{code}</code>" in response.text
+    with db() as session:
+        assert session.scalar(select(func.count()).select_from(LoginState)) == 0
+
+
+def test_login_by_post_redirects_with_state_nonce_and_a_partitioned_cookie(client: FlaskClient,
+                                                                          platform: FakePlatform) -> None:
+    response = client.post("/lti/login", base_url=TOOL_URL, data={
+        "iss": platform.issuer, "login_hint": "u", "target_link_uri": TOOL_URL + "/lti/launch",
+        "lti_message_hint": "hint-1"})
+    assert response.status_code == 302
+    location = response.headers["Location"]
+    assert location.startswith("https://lms.example.edu/auth?")
+    for part in ("scope=openid", "response_type=id_token", "response_mode=form_post", "prompt=none",
+                 "client_id=client-1", "lti_message_hint=hint-1", "nonce=", "state="):
+        assert part in location
+    cookie = response.headers["Set-Cookie"]
+    assert cookie.startswith("lti_state_")
+    for attribute in ("Secure", "HttpOnly", "SameSite=None", "Partitioned", "Path=/lti/launch"):
+        assert attribute in cookie

@@ -177,3 +177,10 @@ def test_help_lists_commands(app: Flask, command: list[str]) -> None:
     result = _invoke(app, command, None)
     assert result.exit_code == 0
     assert "Usage" in result.output
+
+
+def test_registration_page_may_be_framed_by_the_registering_platform(client: FlaskClient, router: Router) -> None:
+    DynamicPlatform(router, issuer="https://elsewhere.example")  # fails: the error page must still show
+    response = _start(client)
+    assert response.status_code == 400
+    assert f"frame-ancestors 'self' {ISSUER}" in response.headers["Content-Security-Policy"]
