@@ -66,10 +66,14 @@ def serve_hello(port: int, workers: int) -> None:
     """Serve a bare Flask app through the very function ``upstander serve`` uses (never returns)."""
     from flask import Flask
 
+    from lti_tool import db
     from lti_tool.server import run
 
     app = Flask("hello")
     app.config.update(DEMO_LMS=False, DEMO_LMS_URL=f"http://{HOST}:{port}", PUBLIC_URL=f"http://{HOST}:{port}")
+    # run() resets the database engine in each forked worker; this app never opens a session,
+    # so the per-request hooks this adds find nothing to do.
+    db.init_app(app)
 
     @app.get("/hello")
     def hello() -> str:
@@ -79,7 +83,7 @@ def serve_hello(port: int, workers: int) -> None:
     def healthz() -> str:
         return "ok"
 
-    run(app, HOST, port, workers)
+    run(app, HOST, port, workers, register_demo=False)
 
 
 @contextmanager
@@ -131,7 +135,7 @@ class KeySetServer:
                 self.end_headers()
                 self.wfile.write(body)
 
-            def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+            def log_message(self, format: str, *args: object) -> None:
                 return
 
         self.server = ThreadingHTTPServer((HOST, 0), Handler)
@@ -289,6 +293,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0, help="time limit of each round")
     parser.add_argument("--rounds", type=int, default=2, help="alternating rounds per server")
     parser.add_argument("--users", type=int, default=200, help="distinct learners launching")
+    parser.add_argument("--database-url", help="the tool's database (default: a temp SQLite file); "
+                        "it is migrated and gets the bench platform added")
     parser.add_argument("--serve-hello", type=int, metavar="PORT", help=argparse.SUPPRESS)
     opts = parser.parse_args()
     if opts.serve_hello:
@@ -305,7 +311,7 @@ def run_bench(opts: argparse.Namespace, tmp: Path) -> None:
     tool_port, hello_port = free_port(), free_port()
     tool, hello_base = f"http://{HOST}:{tool_port}", f"http://{HOST}:{hello_port}"
     env = {
-        **os.environ, "UPSTANDER_DATABASE_URL": f"sqlite:///{tmp / 'bench.db'}",
+        **os.environ, "UPSTANDER_DATABASE_URL": opts.database_url or f"sqlite:///{tmp / 'bench.db'}",
         "UPSTANDER_PUBLIC_URL": tool, "UPSTANDER_SECRET_KEY": secrets.token_urlsafe(32),
         "UPSTANDER_DEMO_LMS": "false",
     }
@@ -339,7 +345,8 @@ def report(opts: argparse.Namespace, launches: Result, hellos: Result) -> None:
     print(f"servers: gunicorn gthread, {opts.workers} workers x 4 threads each (lti_tool.server.run); "
           f"client: {opts.threads} threads, keep-alive; {opts.rounds} alternating rounds, "
           f"<= {opts.seconds:.0f} s each")
-    print("tool database: SQLite (temp file); platform: fake, id_tokens signed RS256 in the client")
+    database = opts.database_url.split(":", 1)[0] if opts.database_url else "SQLite (temp file)"
+    print(f"tool database: {database}; platform: fake, id_tokens signed RS256 in the client")
     print()
     print(f"{'':24}{'count':>8}{'per second':>12}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}")
     for name, res in (("hello (1 request)", hellos), ("launch flow (3 req.)", launches)):

@@ -11,7 +11,7 @@ from flask import Flask
 from sqlalchemy.orm import Session
 
 from lti_tool import create_app, migrate
-from lti_tool.db import sessionmaker_for
+from lti_tool.db import dispose_engine, sessionmaker_for
 from lti_tool.lti import keys
 from lti_tool.schemas.lti import PlatformSchema
 from lti_tool.services import platforms
@@ -61,12 +61,15 @@ def db_check(app: Flask) -> None:
 @click.pass_obj
 def serve(app: Flask, host: str, port: int, workers: int) -> None:
     """Migrate, then run the app under gunicorn."""
+    from lti_tool.demo.registration import current_tool
     from lti_tool.server import run
 
     migrate.upgrade(app.config["DATABASE_URL"])
     with _transaction(app) as session:
         keys.ensure_keys(session)
-    run(app, host, port, workers)
+        register_demo = app.config["DEMO_LMS"] and current_tool(session) is None
+    dispose_engine(app)
+    run(app, host, port, workers, register_demo=register_demo)
 
 
 @main.group("platforms")

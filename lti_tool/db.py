@@ -101,6 +101,14 @@ def forget_engine(app: Flask) -> None:
     app.extensions["upstander.sessionmaker"] = None
 
 
+def dispose_engine(app: Flask) -> None:
+    """Close the engine's connections and drop it (before forking workers)."""
+    maker: sessionmaker[Session] | None = app.extensions["upstander.sessionmaker"]
+    if maker is not None and maker.kw.get("bind") is not None:
+        maker.kw["bind"].dispose()
+    app.extensions["upstander.sessionmaker"] = None
+
+
 def session() -> Session:
     """Return this request's session; the request commits it once at the end."""
     if "db_session" not in g:
@@ -109,6 +117,13 @@ def session() -> Session:
         g.db_session = sessionmaker_for(current_app)()
     db: Session = g.db_session
     return db
+
+
+def rollback_request() -> None:
+    """Undo this request's writes now, so an error page can still read (e.g. after a failed flush)."""
+    db: Session | None = g.get("db_session")
+    if db is not None:
+        db.rollback()
 
 
 def _finish_transaction(response: Any) -> Any:

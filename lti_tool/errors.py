@@ -7,6 +7,7 @@ import logging
 from flask import Flask, Response, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 
+from lti_tool.db import rollback_request
 from lti_tool.lti.errors import LtiError
 
 log = logging.getLogger(__name__)
@@ -34,6 +35,7 @@ def problem(status: int, title: str, detail: str | None = None, code: str | None
 
 
 def _lti_error(exc: LtiError) -> Response | tuple[str, int]:
+    rollback_request()
     log.info("refused: %s", exc.code, extra={"code": exc.code, "detail": exc.detail})
     if wants_json():
         return problem(exc.status, exc.message, exc.detail, exc.code)
@@ -41,6 +43,7 @@ def _lti_error(exc: LtiError) -> Response | tuple[str, int]:
 
 
 def _http_error(exc: HTTPException) -> Response | tuple[str, int]:
+    rollback_request()
     status = exc.code or 500
     if wants_json():
         return problem(status, exc.name, exc.description)

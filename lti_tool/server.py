@@ -29,43 +29,41 @@ class _Gunicorn(BaseApplication):  # type: ignore[misc]  # gunicorn ships no typ
         return self.application
 
 
-def run(app: Flask, host: str, port: int, workers: int) -> None:
-    """Serve until stopped; on first start, register the tool with the demo LMS over HTTP."""
+def run(app: Flask, host: str, port: int, workers: int, register_demo: bool) -> None:
+    """Serve until stopped; with ``register_demo``, register the tool with the demo LMS over HTTP.
+
+    The master process forks the workers, so it runs no thread of ours and holds no database
+    connection: a fork taken while another thread holds a lock (SQLite's mutex, or an import
+    half done) leaves the worker deadlocked or broken. So the first worker registers, not the
+    master, and the caller checks the database before gunicorn starts.
+    """
+
+    def post_worker_init(worker: Any) -> None:
+        # age counts workers spawned: only the very first one registers, once.
+        if register_demo and worker.age == 1:
+            threading.Thread(target=_register_with_demo, args=(app,), daemon=True).start()
 
     def when_ready(server: Any) -> None:
-        if app.config["DEMO_LMS"]:
-            threading.Thread(target=_register_with_demo, args=(app,), daemon=True).start()
         print(f"Upstander is running. Open {app.config['DEMO_LMS_URL']}/demo-lms/ "  # noqa: T201
               f"(demo LMS) or {app.config['PUBLIC_URL']}/", flush=True)
 
     def post_fork(server: Any, worker: Any) -> None:
-        # A forked worker must not share the master's pooled database connections.
+        # Each worker builds its own engine on first use.
         forget_engine(app)
 
     options = {
-        "post_fork": post_fork,
         "bind": f"{host}:{port}", "workers": workers, "worker_class": "gthread", "threads": 4,
         # Threads let the tool and the demo LMS, served by one process, call each other.
-        "timeout": 60, "keepalive": 5, "accesslog": "-", "when_ready": when_ready,
+        "timeout": 60, "graceful_timeout": 10, "keepalive": 5, "accesslog": "-", "when_ready": when_ready, "post_fork": post_fork,
+        "post_worker_init": post_worker_init,
     }
     _Gunicorn(app, options).run()
 
 
 def _register_with_demo(app: Flask) -> None:
-    """Open the registration URL exactly as an LMS administrator's browser would."""
-    from sqlalchemy import select
-    from sqlalchemy.orm import Session
-
-    from lti_tool.db import make_engine
+    """Open the registration URL exactly as an LMS administrator's browser would (HTTP only)."""
     from lti_tool.demo.registration import registration_start_url
-    from lti_tool.models import DemoTool
 
-    engine = make_engine(app.config["DATABASE_URL"])
-    with Session(engine) as session:
-        registered = session.scalar(select(DemoTool.id).limit(1)) is not None
-    engine.dispose()
-    if registered:
-        return
     try:
         response = httpx.get(registration_start_url(app.config), timeout=30)
         log.warning("demo LMS registration: HTTP %s", response.status_code)
