@@ -54,8 +54,8 @@ def run(app: Flask, host: str, port: int, workers: int, register_demo: bool) -> 
     options = {
         "bind": f"{host}:{port}", "workers": workers, "worker_class": "gthread", "threads": 4,
         # Threads let the tool and the demo LMS, served by one process, call each other.
-        "timeout": 60, "graceful_timeout": 10, "keepalive": 5, "accesslog": "-", "when_ready": when_ready, "post_fork": post_fork,
-        "post_worker_init": post_worker_init,
+        "timeout": 60, "graceful_timeout": 10, "keepalive": 5, "accesslog": "-",
+        "when_ready": when_ready, "post_fork": post_fork, "post_worker_init": post_worker_init,
     }
     _Gunicorn(app, options).run()
 
