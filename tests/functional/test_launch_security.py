@@ -331,3 +331,26 @@ def test_login_by_post_redirects_with_state_nonce_and_a_partitioned_cookie(clien
     assert cookie.startswith("lti_state_")
     for attribute in ("Secure", "HttpOnly", "SameSite=None", "Partitioned", "Path=/lti/launch"):
         assert attribute in cookie
+
+
+def test_two_racing_posts_of_one_launch_open_one_session(app: Any, client: FlaskClient, platform: FakePlatform,
+                                                         db: DB) -> None:
+    import threading
+
+    state, nonce = login(client, platform)
+    form = {"state": state, "id_token": platform.sign(platform.claims(nonce))}
+    barrier, statuses = threading.Barrier(2), []
+
+    def post() -> None:
+        browser = app.test_client()
+        browser.set_cookie(f"lti_state_{state}", state, domain="tool.test", path="/lti/launch")
+        barrier.wait()
+        statuses.append(browser.post("/lti/launch", data=form, base_url=TOOL_URL).status_code)
+
+    threads = [threading.Thread(target=post) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert sorted(statuses) == [303, 400]
+    assert _stored(db) == (1, 1, 1)
