@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import click
 from flask import Flask
@@ -160,3 +161,33 @@ def keys_list(app: Flask) -> None:
         for row in keys.published(session):
             mark = "signing" if row.kid == signing else "published"
             click.echo(f"{row.kid}  {row.created_at:%Y-%m-%d %H:%M}  {mark}")
+
+
+@main.group("content")
+def content_group() -> None:
+    """Check the training content."""
+
+
+@content_group.command("check")
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.pass_obj
+def content_check(app: Flask, paths: tuple[Path, ...]) -> None:
+    """Check content folders (default: built-in content plus UPSTANDER_CONTENT_PATH folders)."""
+    from lti_tool.content import configured_paths, read_content
+
+    if not paths:
+        with app.app_context():
+            paths = configured_paths()
+    content, problems = read_content(list(paths))
+    for problem in problems:
+        click.echo(str(problem), err=True)
+    screens = sum(len(module.screens) for module in content.modules.values())
+    outcome = _count(len(problems), "problem") if problems else "no problems"
+    click.echo(f"{_count(len(content.modules), 'module')}, {_count(screens, 'screen')}, {outcome}")
+    if problems:
+        raise click.exceptions.Exit(1)
+
+
+def _count(number: int, noun: str) -> str:
+    """Return "1 noun" or "N nouns"."""
+    return f"{number} {noun}{'' if number == 1 else 's'}"
