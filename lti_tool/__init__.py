@@ -17,11 +17,12 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     errors.init_app(app)
     security.init_app(app)
 
-    from lti_tool.blueprints import app_pages, lti, site
+    from lti_tool.blueprints import app_pages, lti, player, site
 
     app.register_blueprint(site.bp)
     app.register_blueprint(lti.bp)
     app.register_blueprint(app_pages.bp)
+    app.register_blueprint(player.bp)
     if app.config["DEMO_LMS"]:
         from lti_tool.blueprints import demo_lms
 

@@ -64,7 +64,6 @@ class FakePlatform:
             c.DEPLOYMENT_ID: self.deployments[0], c.TARGET_LINK_URI: TOOL_URL + "/lti/launch",
             c.RESOURCE_LINK: {"id": "link-1", "title": "Peer intervention"},
             c.ROLES: [role], c.CONTEXT: {"id": "course-1", "title": "Annual refresher", "label": "PBI"},
-            c.CUSTOM: {"module": "five-stages"},
         }
         for key, value in overrides.items():
             if value is None:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, render_template, request
+from flask import Blueprint, current_app, redirect, render_template, request, url_for
 from marshmallow import ValidationError
 from werkzeug.exceptions import BadRequest, Forbidden
+from werkzeug.wrappers import Response as BaseResponse
 
 from lti_tool import db, security
 from lti_tool.catalogue import by_slug, modules
@@ -12,45 +13,48 @@ from lti_tool.lti import claims as c
 from lti_tool.lti.roles import Role
 from lti_tool.models import ToolSession
 from lti_tool.schemas.app_pages import DeepLinkChoiceSchema
-from lti_tool.services import deep_linking, launches, overview
+from lti_tool.services import deep_linking, launches, overview, player
 
 bp = Blueprint("app_pages", __name__, url_prefix="/app/<sid>")
 
 
-def _tool_session(sid: str) -> ToolSession:
+def tool_session(sid: str) -> ToolSession:
+    """Return the session named in the URL, if this browser holds its cookie."""
     token = request.cookies.get(security.SESSION_COOKIE_PREFIX + sid)
     return launches.load_session(db.session(), sid, token)
 
 
-def _require_coordinator(tool_session: ToolSession) -> None:
-    if tool_session.launch.role == Role.LEARNER:
+def _require_coordinator(s: ToolSession) -> None:
+    if s.launch.role == Role.LEARNER:
         raise Forbidden("This page is for training coordinators.")
 
 
 @bp.get("/")
-def home(sid: str) -> str:
+def home(sid: str) -> str | BaseResponse:
     """Show the landing page for this launch's role and message."""
-    tool_session = _tool_session(sid)
-    launch = tool_session.launch
+    s = tool_session(sid)
+    launch = s.launch
     if launch.message_type == c.DEEP_LINKING_REQUEST:
-        _require_coordinator(tool_session)
-        return render_template("app/deep_link.html", s=tool_session, modules=modules())
+        _require_coordinator(s)
+        return render_template("app/deep_link.html", s=s, modules=modules())
     if launch.role == Role.LEARNER:
         link = launch.resource_link
-        module = by_slug(link.module) if link and link.module else None
-        return render_template("app/learner.html", s=tool_session, module=module, modules=modules())
+        if link and link.module and by_slug(link.module):
+            return redirect(url_for("player.overview", sid=sid, slug=link.module), code=303)
+        latest = player.latest_attempts(db.session(), launch.user)
+        return render_template("app/learner.html", s=s, modules=modules(), latest=latest)
     course = overview.course_overview(db.session(), launch)
-    return render_template("app/coordinator.html", s=tool_session, course=course, by_slug=by_slug)
+    return render_template("app/coordinator.html", s=s, course=course, by_slug=by_slug)
 
 
 @bp.post("/deep-link")
 def deep_link(sid: str) -> str:
     """Sign the deep-linking response for the chosen modules and post it back to the platform."""
-    tool_session = _tool_session(sid)
-    _require_coordinator(tool_session)
-    if tool_session.deep_linking is None:
+    s = tool_session(sid)
+    _require_coordinator(s)
+    if s.deep_linking is None:
         raise BadRequest("This launch was not a deep-linking request.")
-    security.check_csrf(tool_session.csrf_token)
+    security.check_csrf(s.csrf_token)
     try:
         data = DeepLinkChoiceSchema().load(
             {"modules": request.form.getlist("modules"), "csrf_token": request.form["csrf_token"]}
@@ -59,6 +63,6 @@ def deep_link(sid: str) -> str:
         raise BadRequest("Choose at least one module from the list.") from exc
     chosen = [m for m in modules() if m.slug in set(data["modules"])]
     jwt, return_url = deep_linking.response_jwt(
-        db.session(), tool_session, chosen, current_app.config["PUBLIC_URL"] + "/lti/launch"
+        db.session(), s, chosen, current_app.config["PUBLIC_URL"] + "/lti/launch"
     )
     return render_template("app/deep_link_return.html", jwt=jwt, return_url=return_url, chosen=chosen)

@@ -76,3 +76,8 @@ RegistrationFailed = _error(
     "registration_failed", "Upstander could not complete the registration with your learning system.",
     "Check the registration URL and token the platform gave, then try again.",
 )
+StaleForm = _error(
+    "stale_form", "This page is out of date, so nothing was changed.",
+    "Use the button below to see where you are now. This happens after going back in the browser, "
+    "submitting twice, or working in two tabs.", status=409,
+)

@@ -12,8 +12,11 @@ from lti_tool.models.launch import (
     UsedNonce,
 )
 from lti_tool.models.platform import Deployment, Platform, ToolKey
+from lti_tool.models.player import Attempt, DecisionRecord, ModuleRegistration, StageResult
 
 __all__ = [
+    "Attempt",
+    "DecisionRecord",
     "DemoAccessToken",
     "DemoKey",
     "DemoLineItem",
@@ -26,8 +29,10 @@ __all__ = [
     "LtiContext",
     "LtiUser",
     "Membership",
+    "ModuleRegistration",
     "Platform",
     "ResourceLink",
+    "StageResult",
     "ToolKey",
     "ToolSession",
     "UsedNonce",
