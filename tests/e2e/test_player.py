@@ -1,0 +1,317 @@
+"""The module player, as a learner uses it inside the demo LMS's iframe: start, screens, feedback, score, resume.
+
+The walks follow the module files in content/modules/: each test reads the YAML to know the screens and
+always picks the choice marked ``best: true``, so the expected path and scores are known in advance.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from playwright.sync_api import BrowserContext, Frame, FrameLocator, Page, expect
+
+from lti_tool.catalogue import by_slug
+from lti_tool.demo import roster
+
+from .axe import assert_no_axe_violations
+from .conftest import Server
+
+pytestmark = pytest.mark.e2e
+
+TOOL_FRAME = "iframe[title='Upstander']"
+MODULES = Path(__file__).resolve().parents[2] / "content" / "modules"
+# How many Tab presses may separate two controls (the tool's page and the LMS page around it together).
+MAX_TABS = 60
+
+
+# --- content ----------------------------------------------------------------------------------------
+
+def read_module(slug: str) -> dict[str, Any]:
+    data: dict[str, Any] = yaml.safe_load((MODULES / f"{slug}.yaml").read_text(encoding="utf-8"))
+    return data
+
+
+def screens_of(module: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {screen["id"]: screen for screen in module["screens"]}
+
+
+def best_choice(screen: dict[str, Any]) -> dict[str, Any]:
+    return next(choice for choice in screen["choices"] if choice.get("best"))
+
+
+def best_path(module: dict[str, Any]) -> list[dict[str, Any]]:
+    """Return the screens visited from ``start`` to an end screen when always choosing the best choice."""
+    screens, path, current = screens_of(module), [], module["start"]
+    while True:
+        screen = screens[current]
+        path.append(screen)
+        if screen["type"] == "end":
+            return path
+        current = screen["next"] if screen["type"] == "teach" else best_choice(screen)["next"]
+        assert len(path) <= len(screens) * 2, f"{module['slug']}: the best choices loop"
+
+
+def squash(text: str) -> str:
+    return " ".join(text.split())
+
+
+# --- the demo LMS -----------------------------------------------------------------------------------
+
+def tool(page: Page) -> FrameLocator:
+    return page.frame_locator(TOOL_FRAME)
+
+
+def tool_document(page: Page) -> Frame:
+    """Return the iframe's current document (for evaluate and axe) once it shows a level-one heading."""
+    expect(tool(page).get_by_role("heading", level=1)).to_be_visible()
+    frame = page.locator(TOOL_FRAME).element_handle().content_frame()
+    assert frame is not None
+    frame.wait_for_load_state()
+    return frame
+
+
+def open_course(page: Page, server: Server) -> None:
+    page.goto(server.course_url)
+    expect(page.get_by_role("heading", level=1)).to_contain_text(roster.COURSE_TITLE)
+
+
+def placements_titled(page: Page, title: str) -> Any:
+    return page.locator("article.lms-placement").filter(has=page.get_by_role("heading", name=title, exact=True))
+
+
+def ensure_placement(page: Page, server: Server, slug: str) -> str:
+    """Add the module to the demo course by deep linking unless it is already placed; return its title."""
+    entry = by_slug(slug)
+    assert entry is not None, slug
+    open_course(page, server)
+    if placements_titled(page, entry.title).count():
+        return entry.title
+    coordinator = roster.coordinator()
+    page.get_by_role("link", name=f"Add modules (deep linking) as {coordinator.name}").click()
+    frame = tool(page)
+    expect(frame.get_by_role("heading", level=1)).to_have_text("Add Upstander modules to your course")
+    frame.get_by_label(entry.title).check()
+    frame.get_by_role("button", name="Add to course").click()
+    expect(frame.get_by_role("heading", level=1)).to_have_text("Added to the course")
+    frame.get_by_role("link", name="Back to the course").click()
+    expect(page).to_have_url(server.course_url)
+    expect(placements_titled(page, entry.title)).not_to_have_count(0)
+    return entry.title
+
+
+def launch(page: Page, server: Server, title: str, person: roster.Person) -> FrameLocator:
+    """Open the (first) placement with this title as this person; return the tool's frame."""
+    open_course(page, server)
+    placements_titled(page, title).first.get_by_role("link", name=f"Open as {person.name}").click()
+    return tool(page)
+
+
+# --- the player's contract --------------------------------------------------------------------------
+
+def expect_start_page(frame: FrameLocator, module: dict[str, Any]) -> None:
+    expect(frame.get_by_role("heading", level=1)).to_have_text(module["title"])
+    for objective in module["objectives"]:
+        expect(frame.get_by_role("listitem").filter(has_text=objective)).to_have_count(1)
+
+
+def expect_screen(frame: FrameLocator, screen: dict[str, Any]) -> None:
+    """What every teach, decision and end screen shows: its title as h1 and a progress bar named Progress."""
+    expect(frame.get_by_role("heading", level=1)).to_have_text(squash(screen["title"]))
+    expect(frame.locator("progress")).to_have_count(1)
+    expect(frame.get_by_role("progressbar", name="Progress")).to_have_count(1)
+    if screen["type"] == "teach":
+        expect(frame.get_by_role("button", name="Continue")).to_be_visible()
+    elif screen["type"] == "decision":
+        legend = frame.locator("fieldset > legend")
+        expect(legend).to_have_count(1)
+        expect(legend).to_have_text(squash(screen["prompt"]))
+        radios = frame.locator("fieldset").get_by_role("radio")
+        expect(radios).to_have_count(len(screen["choices"]))
+        for choice in screen["choices"]:
+            expect(frame.get_by_role("radio", name=squash(choice["text"]), exact=True)).to_have_count(1)
+        expect(frame.get_by_role("button", name="Submit answer")).to_be_visible()
+
+
+def expect_feedback(page: Page, choice: dict[str, Any]) -> None:
+    frame = tool(page)
+    expect(frame.get_by_role("status")).to_contain_text(squash(choice["feedback"]))
+    tool_document(page).wait_for_function(
+        "() => document.activeElement !== null && document.activeElement.id === 'feedback'"
+    )
+    expect(frame.get_by_role("button", name="Continue")).to_be_visible()
+
+
+def expect_end_screen(frame: FrameLocator, module: dict[str, Any], screen: dict[str, Any]) -> None:
+    expect_screen(frame, screen)
+    table = frame.get_by_role("table", name="Your score by stage")
+    expect(table).to_be_visible()
+    expect(table.locator("caption")).to_have_text("Your score by stage")
+    for stage in module["stages"]:
+        row = table.get_by_role("row").filter(has_text=re.compile(rf"Stage {stage} —"))
+        expect(row).to_have_count(1)
+        expect(row).to_contain_text("100%")
+    if 1 in module["stages"]:
+        expect(table.get_by_role("row").filter(has_text="Stage 1 — See the problem")).to_have_count(1)
+    expect(frame.get_by_text(re.compile(r"\bPassed\b")).first).to_be_visible()
+    expect(frame.get_by_text("Not passed yet")).to_have_count(0)
+    expect(frame.get_by_role("button", name="Try again")).to_be_visible()
+
+
+def answer_with_mouse(page: Page, screen: dict[str, Any]) -> dict[str, Any]:
+    choice = best_choice(screen)
+    frame = tool(page)
+    frame.get_by_role("radio", name=squash(choice["text"]), exact=True).check()
+    frame.get_by_role("button", name="Submit answer").click()
+    return choice
+
+
+# --- keyboard ---------------------------------------------------------------------------------------
+
+_FOCUSED = """() => {
+    const el = document.activeElement;
+    if (!el || el === document.body) return null;
+    const label = el.labels && el.labels.length ? el.labels[0].textContent : (el.textContent || el.value || '');
+    return {tag: el.tagName.toLowerCase(), type: el.type || '', name: label.replace(/\\s+/g, ' ').trim(),
+            checked: !!el.checked};
+}"""
+
+
+def focused_in_tool(page: Page) -> dict[str, Any] | None:
+    """Return the focused element of the tool's document, or None when focus is elsewhere (e.g. the LMS)."""
+    if page.evaluate("() => document.activeElement && document.activeElement.tagName") != "IFRAME":
+        return None
+    found: dict[str, Any] | None = tool_document(page).evaluate(_FOCUSED)
+    return found
+
+
+def tab_to(page: Page, tag: str, name: str | None = None, kind: str | None = None) -> dict[str, Any]:
+    """Press Tab until the tool's focused element is a ``tag`` (of this type, with this name)."""
+    seen = []
+    for _ in range(MAX_TABS):
+        page.keyboard.press("Tab")
+        found = focused_in_tool(page)
+        seen.append(found)
+        if found and found["tag"] == tag and (kind is None or found["type"] == kind) and (
+                name is None or found["name"] == name):
+            return found
+    pytest.fail(f"{MAX_TABS} Tab presses never reached <{tag}> {name!r}; focus went through: {seen}")
+
+
+def press_button(page: Page, name: str) -> None:
+    tab_to(page, "button", name)
+    page.keyboard.press("Enter")
+
+
+def answer_with_keyboard(page: Page, screen: dict[str, Any]) -> dict[str, Any]:
+    """Tab into the radio group, move to the best choice with the arrow keys, select it with Space, submit."""
+    choice = best_choice(screen)
+    target = squash(choice["text"])
+    found = tab_to(page, "input", kind="radio")
+    for _ in range(len(screen["choices"])):
+        if found["name"] == target:
+            break
+        page.keyboard.press("ArrowDown")
+        found = focused_in_tool(page) or {}
+    assert found.get("name") == target, f"the arrow keys never reached the choice {target!r}"
+    page.keyboard.press("Space")
+    expect(tool(page).get_by_role("radio", name=target, exact=True)).to_be_checked()
+    press_button(page, "Submit answer")
+    return choice
+
+
+def focus_tool(page: Page) -> None:
+    """Put keyboard focus into the tool's document (as a keyboard user would by tabbing into the frame)."""
+    tool_document(page).evaluate("() => { window.focus(); (document.querySelector('main') || document.body).focus(); }")
+
+
+# --- tests ------------------------------------------------------------------------------------------
+
+def test_walk_five_stages_with_the_best_choices(page: Page, server: Server) -> None:
+    module = read_module("five-stages")
+    title = ensure_placement(page, server, "five-stages")
+    learner = roster.learners()[0]
+    frame = launch(page, server, title, learner)
+    expect_start_page(frame, module)
+    expect(frame.get_by_role("button", name="Start")).to_be_visible()
+    assert_no_axe_violations(tool_document(page))
+    frame.get_by_role("button", name="Start").click()
+
+    checked: set[str] = set()
+    path = best_path(module)
+    for screen in path[:-1]:
+        expect_screen(frame, screen)
+        if screen["type"] not in checked:
+            assert_no_axe_violations(tool_document(page))
+            checked.add(screen["type"])
+        if screen["type"] == "teach":
+            frame.get_by_role("button", name="Continue").click()
+            continue
+        choice = answer_with_mouse(page, screen)
+        expect_feedback(page, choice)
+        if "feedback" not in checked:
+            assert_no_axe_violations(tool_document(page))
+            checked.add("feedback")
+        frame.get_by_role("button", name="Continue").click()
+
+    expect_end_screen(frame, module, path[-1])
+    assert_no_axe_violations(tool_document(page))
+
+
+def test_walk_three_ds_by_keyboard_only(page: Page, server: Server) -> None:
+    module = read_module("three-ds")
+    title = ensure_placement(page, server, "three-ds")
+    frame = launch(page, server, title, roster.learners()[1])
+    expect_start_page(frame, module)
+    focus_tool(page)
+    press_button(page, "Start")
+
+    path = best_path(module)
+    for screen in path[:-1]:
+        expect_screen(frame, screen)
+        if screen["type"] == "teach":
+            press_button(page, "Continue")
+            continue
+        choice = answer_with_keyboard(page, screen)
+        expect_feedback(page, choice)
+        press_button(page, "Continue")
+
+    expect_end_screen(frame, module, path[-1])
+
+
+def test_resume_after_closing_the_page(context: BrowserContext, server: Server) -> None:
+    module = read_module("five-stages")
+    path = best_path(module)
+    decisions = [i for i, screen in enumerate(path) if screen["type"] == "decision"]
+    second = decisions[1]
+    learner = roster.learners()[2]
+
+    page = context.new_page()
+    title = ensure_placement(page, server, "five-stages")
+    frame = launch(page, server, title, learner)
+    expect_start_page(frame, module)
+    frame.get_by_role("button", name="Start").click()
+    for screen in path[: second + 1]:
+        expect_screen(frame, screen)
+        if screen["type"] == "teach":
+            frame.get_by_role("button", name="Continue").click()
+            continue
+        expect_feedback(page, answer_with_mouse(page, screen))
+        if screen is not path[second]:
+            frame.get_by_role("button", name="Continue").click()
+    page.close()
+
+    page = context.new_page()
+    frame = launch(page, server, title, learner)
+    expect_start_page(frame, module)
+    expect(frame.get_by_role("button", name="Resume")).to_be_visible()
+    frame.get_by_role("button", name="Resume").click()
+    # The feedback on the last answer was never dismissed, so the learner is back on it;
+    # continuing goes to the screen after that decision, not to the start.
+    second_choice = next(ch for ch in path[second]["choices"] if ch.get("best"))
+    expect_feedback(page, second_choice)
+    frame.get_by_role("button", name="Continue").click()
+    expect_screen(frame, path[second + 1])
