@@ -12,8 +12,8 @@ from lti_tool.catalogue import by_slug, modules
 from lti_tool.lti import claims as c
 from lti_tool.lti.roles import Role
 from lti_tool.models import ToolSession
-from lti_tool.schemas.app_pages import DeepLinkChoiceSchema
-from lti_tool.services import deep_linking, launches, overview, player
+from lti_tool.schemas.app_pages import DeepLinkChoiceSchema, PolicySchema
+from lti_tool.services import deep_linking, launches, overview, player, policy
 
 bp = Blueprint("app_pages", __name__, url_prefix="/app/<sid>")
 
@@ -44,7 +44,22 @@ def home(sid: str) -> str | BaseResponse:
         latest = player.latest_attempts(db.session(), launch.user)
         return render_template("app/learner.html", s=s, modules=modules(), latest=latest)
     course = overview.course_overview(db.session(), launch)
-    return render_template("app/coordinator.html", s=s, course=course, by_slug=by_slug)
+    agency_policy = policy.current(db.session(), launch.deployment_pk)
+    return render_template("app/coordinator.html", s=s, course=course, by_slug=by_slug, policy=agency_policy)
+
+
+@bp.post("/policy")
+def publish_policy(sid: str) -> BaseResponse:
+    """Attach a new version of the agency's Duty to Intervene policy."""
+    s = tool_session(sid)
+    _require_coordinator(s)
+    security.check_csrf(s.csrf_token)
+    try:
+        data = PolicySchema().load(request.form.to_dict())
+    except ValidationError as exc:
+        raise BadRequest("Give the policy a title and its full text (at least 20 characters).") from exc
+    policy.publish(db.session(), s.launch.user, data["title"].strip(), data["text"].strip())
+    return redirect(url_for("app_pages.home", sid=sid) + "#policy", code=303)
 
 
 @bp.post("/deep-link")

@@ -69,6 +69,7 @@ def screen(sid: str, slug: str) -> str | BaseResponse:
         "app/screen.html", s=s, module=module, attempt=attempt, view=player_view,
         screen=module.screen(attempt.screen), feedback=player_view.feedback_choice(attempt, module),
         progress=player_view.progress(attempt, module), can_go_back=player.can_go_back(attempt, module),
+        policy=player.awaiting_policy(db.session(), attempt, module) if attempt.completed_at is None else None,
     )
 
 
@@ -94,6 +95,20 @@ def proceed(sid: str, slug: str) -> BaseResponse:
     attempt = _attempt(s, module)
     _same_attempt(attempt)
     player.proceed(db.session(), attempt, module, request.form.get("screen", ""))
+    return _screen_url(sid, slug)
+
+
+@bp.post("/acknowledge")
+def acknowledge(sid: str, slug: str) -> BaseResponse:
+    """Record the learner's acknowledgement of the agency's policy and finish the module."""
+    s, module = tool_session(sid), _module(slug)
+    security.check_csrf(s.csrf_token)
+    attempt = _attempt(s, module)
+    _same_attempt(attempt)
+    if request.form.get("read") != "yes":
+        raise StaleForm("tick the box to confirm you have read the policy")
+    player.acknowledge(db.session(), attempt, module, request.form.get("screen", ""),
+                       request.form.get("version", ""))
     return _screen_url(sid, slug)
 
 

@@ -12,9 +12,17 @@ from lti_tool.models.launch import (
     UsedNonce,
 )
 from lti_tool.models.platform import Deployment, Platform, ToolKey
-from lti_tool.models.player import Attempt, DecisionRecord, ModuleRegistration, StageResult
+from lti_tool.models.player import (
+    AgencyPolicy,
+    Attempt,
+    DecisionRecord,
+    ModuleRegistration,
+    PolicyAcknowledgement,
+    StageResult,
+)
 
 __all__ = [
+    "AgencyPolicy",
     "Attempt",
     "DecisionRecord",
     "DemoAccessToken",
@@ -31,6 +39,7 @@ __all__ = [
     "Membership",
     "ModuleRegistration",
     "Platform",
+    "PolicyAcknowledgement",
     "ResourceLink",
     "StageResult",
     "ToolKey",

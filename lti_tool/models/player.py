@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Float, ForeignKey, String, UniqueConstraint
+from sqlalchemy import Float, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from lti_tool.db import Base, utcnow
+from lti_tool.models.launch import LtiUser
 
 
 class ModuleRegistration(Base):
@@ -22,6 +23,8 @@ class ModuleRegistration(Base):
     module: Mapped[str] = mapped_column(String(128))
     registration: Mapped[str] = mapped_column(String(36), unique=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    user: Mapped[LtiUser] = relationship()
 
 
 class Attempt(Base):
@@ -80,3 +83,33 @@ class StageResult(Base):
     earned: Mapped[int] = mapped_column()
     maximum: Mapped[int] = mapped_column()
     scaled: Mapped[float] = mapped_column(Float)
+
+
+class AgencyPolicy(Base):
+    """A version of the agency's own Duty to Intervene policy, attached by a coordinator."""
+
+    __tablename__ = "agency_policy"
+    __table_args__ = (UniqueConstraint("deployment_pk", "version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    deployment_pk: Mapped[int] = mapped_column(ForeignKey("deployment.id", ondelete="CASCADE"))
+    version: Mapped[int] = mapped_column()
+    title: Mapped[str] = mapped_column(String(255))
+    text: Mapped[str] = mapped_column(Text)
+    created_by_pk: Mapped[int] = mapped_column(ForeignKey("lti_user.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class PolicyAcknowledgement(Base):
+    """A learner's acknowledgement of one policy version, with when it was given."""
+
+    __tablename__ = "policy_acknowledgement"
+    __table_args__ = (UniqueConstraint("user_pk", "policy_pk"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_pk: Mapped[int] = mapped_column(ForeignKey("lti_user.id", ondelete="CASCADE"))
+    policy_pk: Mapped[int] = mapped_column(ForeignKey("agency_policy.id", ondelete="CASCADE"))
+    attempt_pk: Mapped[int | None] = mapped_column(ForeignKey("attempt.id", ondelete="SET NULL"))
+    acknowledged_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    policy: Mapped[AgencyPolicy] = relationship()

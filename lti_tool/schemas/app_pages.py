@@ -18,3 +18,11 @@ class DeepLinkChoiceSchema(Schema):
         unknown = [slug for slug in value if by_slug(slug) is None]
         if unknown:
             raise ValidationError(f"unknown module(s): {', '.join(unknown)}")
+
+
+class PolicySchema(Schema):
+    """A new version of the agency's Duty to Intervene policy."""
+
+    title = fields.String(required=True, validate=validate.Length(min=1, max=255))
+    text = fields.String(required=True, validate=validate.Length(min=20, max=50_000))
+    csrf_token = fields.String(required=True)

@@ -11,7 +11,8 @@ from sqlalchemy.orm import Session
 from lti_tool.content import DecisionScreen, EndScreen, Module, TeachScreen, max_points, passed, score
 from lti_tool.db import utcnow
 from lti_tool.lti.errors import StaleForm
-from lti_tool.models import Attempt, DecisionRecord, LtiUser, ModuleRegistration, StageResult
+from lti_tool.models import AgencyPolicy, Attempt, DecisionRecord, LtiUser, ModuleRegistration, StageResult
+from lti_tool.services import policy
 
 # Gaps longer than this between two steps count as this long: a learner who walks away
 # from the screen for an hour has not trained for an hour.
@@ -133,8 +134,28 @@ def _tick(attempt: Attempt) -> datetime:
 def _move(session: Session, attempt: Attempt, module: Module, screen_id: str) -> None:
     attempt.screen = screen_id
     attempt.history = [*attempt.history, screen_id]
-    if isinstance(module.screen(screen_id), EndScreen):
+    if isinstance(module.screen(screen_id), EndScreen) and not awaiting_policy(session, attempt, module):
         _finish(session, attempt, module)
+
+
+def awaiting_policy(session: Session, attempt: Attempt, module: Module) -> AgencyPolicy | None:
+    """Return the agency policy the learner must acknowledge before this module counts as complete."""
+    if not module.policy_acknowledgement:
+        return None
+    return policy.pending(session, attempt.registration.user)
+
+
+def acknowledge(session: Session, attempt: Attempt, module: Module, screen_id: str, version: str) -> None:
+    """Record the acknowledgement of the policy version shown, then finish the attempt."""
+    _check_current(attempt, screen_id, expect_feedback=False)
+    required = awaiting_policy(session, attempt, module)
+    if not isinstance(module.screen(screen_id), EndScreen) or required is None:
+        raise StaleForm("there is no policy to acknowledge here")
+    if version != str(required.version):
+        raise StaleForm("a newer version of the policy has been published")
+    _tick(attempt)
+    policy.acknowledge(session, attempt.registration.user, required, attempt)
+    _finish(session, attempt, module)
 
 
 def _finish(session: Session, attempt: Attempt, module: Module) -> None:

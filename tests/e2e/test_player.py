@@ -315,3 +315,60 @@ def test_resume_after_closing_the_page(context: BrowserContext, server: Server) 
     expect_feedback(page, second_choice)
     frame.get_by_role("button", name="Continue").click()
     expect_screen(frame, path[second + 1])
+
+
+def test_policy_is_attached_then_acknowledged_at_the_end_of_the_policy_module(page: Page, server: Server) -> None:
+    module = read_module("policy-and-culture")
+    title = ensure_placement(page, server, "policy-and-culture")
+    frame = launch(page, server, title, roster.coordinator())
+    expect(frame.get_by_role("heading", name="Your agency's Duty to Intervene policy")).to_be_visible()
+    frame.get_by_label("Policy title").fill("General Order 4.12: Duty to Intervene")
+    frame.get_by_label("Full text of the policy").fill(
+        "Every member shall intervene to prevent or stop misconduct by another member, regardless of rank.")
+    frame.get_by_role("button", name=re.compile("Attach the policy|Publish a new version")).click()
+    expect(frame.get_by_text(re.compile(r"Version \d+, .General Order 4\.12"))).to_be_visible()
+    assert_no_axe_violations(tool_document(page))
+
+    frame = launch(page, server, title, roster.learners()[0])
+    frame.get_by_role("button", name=re.compile("Start|Resume|Try again")).click()
+    path = best_path(module)
+    for screen in path[:-1]:
+        expect_screen(frame, screen)
+        if screen["type"] == "decision":
+            expect_feedback(page, answer_with_mouse(page, screen))
+        frame.get_by_role("button", name="Continue").click()
+    expect(frame.get_by_role("heading", level=1)).to_have_text("Your agency's Duty to Intervene policy")
+    expect(frame.get_by_text("General Order 4.12: Duty to Intervene")).to_be_visible()
+    assert_no_axe_violations(tool_document(page))
+    frame.get_by_label(re.compile("I have read and understand")).check()
+    frame.get_by_role("button", name="Acknowledge").click()
+    expect_end_screen(frame, module, path[-1])
+
+
+def _no_sideways_scroll(page: Page, what: str) -> None:
+    widths = tool_document(page).evaluate(
+        "() => ({scroll: document.scrollingElement.scrollWidth, client: document.scrollingElement.clientWidth})"
+    )
+    assert widths["scroll"] <= widths["client"] + 1, f"{what} scrolls sideways: {widths}"
+
+
+def test_player_screens_reflow_at_320_px_and_at_200_percent_zoom(context: BrowserContext, server: Server) -> None:
+    module = read_module("five-stages")
+    page = context.new_page()
+    page.set_viewport_size({"width": 320, "height": 640})
+    title = ensure_placement(page, server, "five-stages")
+    frame = launch(page, server, title, roster.learners()[1])
+    frame.get_by_role("button", name="Start").click()
+    _no_sideways_scroll(page, "a teaching screen at 320 px")
+    decision = next(screen for screen in best_path(module) if screen["type"] == "decision")
+    while True:
+        heading = frame.get_by_role("heading", level=1)
+        if squash(decision["title"]) in squash(heading.inner_text()):
+            break
+        frame.get_by_role("button", name="Continue").click()
+    for viewport in ({"width": 320, "height": 640}, {"width": 640, "height": 400}):
+        # 640 CSS pixels is what a 1280-pixel-wide window shows at 200% zoom.
+        page.set_viewport_size(viewport)
+        _no_sideways_scroll(page, f"a decision screen at {viewport['width']} px")
+    expect_feedback(page, answer_with_mouse(page, decision))
+    _no_sideways_scroll(page, "the feedback at 640 px")
