@@ -76,10 +76,7 @@ def screen(sid: str, slug: str) -> str | BaseResponse:
 @bp.post("/answer")
 def answer(sid: str, slug: str) -> BaseResponse:
     """Record the learner's choice on the current decision."""
-    s, module = tool_session(sid), _module(slug)
-    security.check_csrf(s.csrf_token)
-    attempt = _attempt(s, module)
-    _same_attempt(attempt)
+    module, attempt = _posted(sid, slug)
     choice = request.form.get("choice")
     if not choice:
         raise StaleForm("choose one of the answers first")
@@ -90,10 +87,7 @@ def answer(sid: str, slug: str) -> BaseResponse:
 @bp.post("/continue")
 def proceed(sid: str, slug: str) -> BaseResponse:
     """Move on from a teaching screen or from feedback."""
-    s, module = tool_session(sid), _module(slug)
-    security.check_csrf(s.csrf_token)
-    attempt = _attempt(s, module)
-    _same_attempt(attempt)
+    module, attempt = _posted(sid, slug)
     player.proceed(db.session(), attempt, module, request.form.get("screen", ""))
     return _screen_url(sid, slug)
 
@@ -101,10 +95,7 @@ def proceed(sid: str, slug: str) -> BaseResponse:
 @bp.post("/acknowledge")
 def acknowledge(sid: str, slug: str) -> BaseResponse:
     """Record the learner's acknowledgement of the agency's policy and finish the module."""
-    s, module = tool_session(sid), _module(slug)
-    security.check_csrf(s.csrf_token)
-    attempt = _attempt(s, module)
-    _same_attempt(attempt)
+    module, attempt = _posted(sid, slug)
     if request.form.get("read") != "yes":
         raise StaleForm("tick the box to confirm you have read the policy")
     player.acknowledge(db.session(), attempt, module, request.form.get("screen", ""),
@@ -115,18 +106,20 @@ def acknowledge(sid: str, slug: str) -> BaseResponse:
 @bp.post("/back")
 def back(sid: str, slug: str) -> BaseResponse:
     """Go back one screen where the content allows it."""
-    s, module = tool_session(sid), _module(slug)
-    security.check_csrf(s.csrf_token)
-    attempt = _attempt(s, module)
-    _same_attempt(attempt)
+    module, attempt = _posted(sid, slug)
     player.back(db.session(), attempt, module, request.form.get("screen", ""))
     return _screen_url(sid, slug)
 
 
-def _same_attempt(attempt: Attempt) -> None:
+def _posted(sid: str, slug: str) -> tuple[Module, Attempt]:
+    """Check a player form's session, CSRF token and attempt; return the module and the attempt."""
+    s, module = tool_session(sid), _module(slug)
+    security.check_csrf(s.csrf_token)
+    attempt = _attempt(s, module)
     # A form from an earlier attempt (a stale tab after "Try again") must not touch the new one.
     if request.form.get("attempt") != str(attempt.number):
         raise StaleForm("this page belongs to an earlier attempt")
+    return module, attempt
 
 
 @bp.get("/images/<path:name>")
