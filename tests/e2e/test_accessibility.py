@@ -9,24 +9,14 @@ from lti_tool.demo import roster
 
 from .axe import assert_no_axe_violations
 from .conftest import Server
+from .pages import open_course, tool_document
 
 pytestmark = pytest.mark.e2e
 
-TOOL_FRAME = "iframe[title='Upstander']"
 
 
-def tool_document(page: Page) -> Frame:
-    """Return the tool iframe's current document, once it has a level-one heading."""
-    expect(page.frame_locator(TOOL_FRAME).get_by_role("heading", level=1)).to_be_visible()
-    frame = page.locator(TOOL_FRAME).element_handle().content_frame()
-    assert frame is not None
-    frame.wait_for_load_state()
-    return frame
 
 
-def open_course(page: Page, server: Server) -> None:
-    page.goto(server.course_url)
-    expect(page.get_by_role("heading", level=1)).to_contain_text(roster.COURSE_TITLE)
 
 
 def launch_first_placement(page: Page, server: Server, person: roster.Person) -> Frame:

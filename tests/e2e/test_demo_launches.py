@@ -11,10 +11,10 @@ from lti_tool.catalogue import modules
 from lti_tool.demo import roster
 
 from .conftest import Server
+from .pages import TOOL_FRAME, open_course
 
 pytestmark = pytest.mark.e2e
 
-TOOL_FRAME = "iframe[title='Upstander']"
 
 
 def tool_frame(page: Page) -> FrameLocator:
@@ -34,9 +34,6 @@ def assert_served_by_tool(page: Page, server: Server, path: str) -> None:
     assert frame_of(page).url.startswith(server.tool_url + path), frame_of(page).url
 
 
-def open_course(page: Page, server: Server) -> None:
-    page.goto(server.course_url)
-    expect(page.get_by_role("heading", level=1)).to_contain_text(roster.COURSE_TITLE)
 
 
 def placement(page: Page, title: str | None = None) -> Locator:

@@ -12,17 +12,17 @@ from typing import Any
 
 import pytest
 import yaml
-from playwright.sync_api import BrowserContext, Frame, FrameLocator, Page, expect
+from playwright.sync_api import BrowserContext, FrameLocator, Page, expect
 
 from lti_tool.catalogue import by_slug
 from lti_tool.demo import roster
 
 from .axe import assert_no_axe_violations
 from .conftest import Server
+from .pages import open_course, tool, tool_document
 
 pytestmark = pytest.mark.e2e
 
-TOOL_FRAME = "iframe[title='Upstander']"
 MODULES = Path(__file__).resolve().parents[2] / "content" / "modules"
 # How many Tab presses may separate two controls (the tool's page and the LMS page around it together).
 MAX_TABS = 60
@@ -61,22 +61,10 @@ def squash(text: str) -> str:
 
 # --- the demo LMS -----------------------------------------------------------------------------------
 
-def tool(page: Page) -> FrameLocator:
-    return page.frame_locator(TOOL_FRAME)
 
 
-def tool_document(page: Page) -> Frame:
-    """Return the iframe's current document (for evaluate and axe) once it shows a level-one heading."""
-    expect(tool(page).get_by_role("heading", level=1)).to_be_visible()
-    frame = page.locator(TOOL_FRAME).element_handle().content_frame()
-    assert frame is not None
-    frame.wait_for_load_state()
-    return frame
 
 
-def open_course(page: Page, server: Server) -> None:
-    page.goto(server.course_url)
-    expect(page.get_by_role("heading", level=1)).to_contain_text(roster.COURSE_TITLE)
 
 
 def placements_titled(page: Page, title: str) -> Any:
