@@ -5,7 +5,8 @@ from __future__ import annotations
 from alembic import context
 
 import lti_tool.models  # noqa: F401  (registers every table on Base.metadata)
-from lti_tool.db import Base, make_engine
+import xapi.tables  # noqa: F401  (and on XapiBase.metadata)
+from lti_tool.db import ALL_METADATA, make_engine
 
 config = context.config
 
@@ -20,7 +21,7 @@ def _url() -> str:
 
 
 def run_migrations_offline() -> None:
-    context.configure(url=_url(), target_metadata=Base.metadata, literal_binds=True,
+    context.configure(url=_url(), target_metadata=list(ALL_METADATA), literal_binds=True,
                       compare_server_default=True, render_as_batch=True)
     with context.begin_transaction():
         context.run_migrations()
@@ -39,7 +40,7 @@ def run_migrations_online() -> None:
 
 def _run(connection: object) -> None:
     # render_as_batch: SQLite can only ALTER tables by copying them.
-    context.configure(connection=connection, target_metadata=Base.metadata,
+    context.configure(connection=connection, target_metadata=list(ALL_METADATA),
                       compare_server_default=True, compare_type=True, render_as_batch=True)
     with context.begin_transaction():
         context.run_migrations()

@@ -12,11 +12,11 @@ import httpx
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import text
+from sqlalchemy import Table, text
 from sqlalchemy.orm import Session
 
 from lti_tool import create_app, migrate
-from lti_tool.db import Base, sessionmaker_for
+from lti_tool.db import ALL_METADATA, sessionmaker_for
 
 TOOL_URL = "http://tool.test"
 LMS_URL = "http://lms.test"
@@ -69,14 +69,20 @@ def app(database_url: str, tmp_path: Path) -> Iterator[Flask]:
     _wipe(app)
 
 
+def _all_tables() -> list[Table]:
+    import xapi.tables  # noqa: F401  (xAPI tables register on import)
+
+    return [table for metadata in ALL_METADATA for table in metadata.sorted_tables]
+
+
 def _wipe(app: Flask) -> None:
     maker = sessionmaker_for(app)
     with maker.begin() as session:
         if session.bind is not None and session.bind.dialect.name == "postgresql":
-            names = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+            names = ", ".join(f'"{t.name}"' for t in _all_tables())
             session.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
         else:
-            for table in reversed(Base.metadata.sorted_tables):
+            for table in reversed(_all_tables()):
                 session.execute(table.delete())
     assert maker.kw["bind"] is not None
     maker.kw["bind"].dispose()
