@@ -23,6 +23,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(lti.bp)
     app.register_blueprint(app_pages.bp)
     app.register_blueprint(player.bp)
+    from lti_tool import lrs_mount
+
+    lrs_mount.init_app(app)
     if app.config["DEMO_LMS"]:
         from lti_tool.blueprints import demo_lms
 

@@ -15,7 +15,7 @@ log = logging.getLogger(__name__)
 
 def wants_json() -> bool:
     """Return True when the client is an API client rather than a browser."""
-    if request.path.startswith(("/api/", "/demo-lms/api/")) or request.is_json:
+    if request.path.startswith(("/api/", "/demo-lms/api/", "/xapi/")) or request.is_json:
         return True
     best = request.accept_mimetypes.best_match(["text/html", "application/json", "application/problem+json"])
     return best in ("application/json", "application/problem+json")
