@@ -17,12 +17,13 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     errors.init_app(app)
     security.init_app(app)
 
-    from lti_tool.blueprints import app_pages, lti, player, site
+    from lti_tool.blueprints import app_pages, lti, player, site, xapi_profile
 
     app.register_blueprint(site.bp)
     app.register_blueprint(lti.bp)
     app.register_blueprint(app_pages.bp)
     app.register_blueprint(player.bp)
+    app.register_blueprint(xapi_profile.bp)
     from lti_tool import lrs_mount
 
     lrs_mount.init_app(app)

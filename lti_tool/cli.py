@@ -191,3 +191,14 @@ def content_check(app: Flask, paths: tuple[Path, ...]) -> None:
 def _count(number: int, noun: str) -> str:
     """Return "1 noun" or "N nouns"."""
     return f"{number} {noun}{'' if number == 1 else 's'}"
+
+
+# xAPI delivery: worker, lrs-target and outbox commands.
+from lti_tool import cli_xapi  # noqa: E402  (added after main exists)
+
+cli_xapi.register(main)
+
+# The built-in LRS: lrs serve and lrs clients.
+from lti_tool.cli_lrs import lrs_group  # noqa: E402  (added after main exists)
+
+main.add_command(lrs_group)

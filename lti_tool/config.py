@@ -29,6 +29,22 @@ def defaults(instance_path: str) -> dict[str, Any]:
         "JWKS_CACHE_SECONDS": 3600,
         "HTTP_CONNECT_TIMEOUT": 5.0,
         "HTTP_READ_TIMEOUT": 10.0,
+        # xAPI delivery (xapi.delivery.Settings): batch size, per-request timeouts (seconds), the claim
+        # lease (must outlast one request), idle sleep and backoff bounds.
+        "XAPI_BATCH_SIZE": 50,
+        "XAPI_CONNECT_TIMEOUT": 5.0,
+        "XAPI_READ_TIMEOUT": 15.0,
+        "XAPI_CLAIM_LEASE": 120.0,
+        "XAPI_IDLE_SLEEP": 2.0,
+        "XAPI_BACKOFF_BASE": 2.0,
+        "XAPI_BACKOFF_MAX": 600.0,
+        # `serve` runs a delivery loop in its first worker, so one command delivers.
+        "XAPI_EMBEDDED_WORKER": True,
+        # The built-in LRS as the default destination: endpoint (empty: PUBLIC_URL + /xapi/) and the
+        # worker's credentials there (see xapi.targets.builtin_destination).
+        "LRS_ENDPOINT": "",
+        "LRS_KEY": "",
+        "LRS_SECRET": "",
     }
 
 

@@ -10,6 +10,9 @@ from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 from xapi.db import NAMING_CONVENTION, TYPE_ANNOTATION_MAP, XapiBase, make_engine, utcnow
 
+# Migrations 0001/0002 name the column type as lti_tool.db.UTCDateTime; keep that name importable.
+from xapi.db import UTCDateTime as UTCDateTime
+
 __all__ = ["ALL_METADATA", "Base", "XapiBase", "make_engine", "session", "sessionmaker_for", "utcnow"]
 
 

@@ -12,8 +12,11 @@ from xapi import lrs
 
 def pepper(app: Flask) -> bytes:
     """The key that hashes LRS client secrets, derived from the installation's secret key."""
-    secret = app.config["SECRET_KEY"]
-    raw = secret.encode("utf-8") if isinstance(secret, str) else bytes(secret)
+    return pepper_for(app.config["SECRET_KEY"])
+
+
+def pepper_for(secret_key: str | bytes) -> bytes:
+    raw = secret_key.encode("utf-8") if isinstance(secret_key, str) else bytes(secret_key)
     return hashlib.sha256(b"upstander lrs client secrets\x00" + raw).digest()
 
 

@@ -38,10 +38,18 @@ def run(app: Flask, host: str, port: int, workers: int, register_demo: bool) -> 
     master, and the caller checks the database before gunicorn starts.
     """
 
+    delivery = _EmbeddedDelivery(app)
+
     def post_worker_init(worker: Any) -> None:
         # age counts workers spawned: only the very first one registers, once.
         if register_demo and worker.age == 1:
             threading.Thread(target=_register_with_demo, args=(app,), daemon=True).start()
+        # The first worker also delivers the xAPI outbox, so `serve` alone delivers statements.
+        if worker.age == 1 and app.config.get("XAPI_EMBEDDED_WORKER", True):
+            delivery.start()
+
+    def worker_exit(server: Any, worker: Any) -> None:
+        delivery.stop()
 
     def when_ready(server: Any) -> None:
         print(f"Upstander is running. Open {app.config['DEMO_LMS_URL']}/demo-lms/ "  # noqa: T201
@@ -56,6 +64,7 @@ def run(app: Flask, host: str, port: int, workers: int, register_demo: bool) -> 
         # Threads let the tool and the demo LMS, served by one process, call each other.
         "timeout": 60, "graceful_timeout": 10, "keepalive": 5, "accesslog": "-",
         "when_ready": when_ready, "post_fork": post_fork, "post_worker_init": post_worker_init,
+        "worker_exit": worker_exit,
     }
     _Gunicorn(app, options).run()
 
@@ -69,3 +78,32 @@ def _register_with_demo(app: Flask) -> None:
         log.warning("demo LMS registration: HTTP %s", response.status_code)
     except httpx.HTTPError as exc:
         log.warning("demo LMS registration failed: %s", exc)
+
+
+class _EmbeddedDelivery:
+    """The outbox delivery loop as a thread of one gunicorn worker; ``stop`` ends it between cycles."""
+
+    def __init__(self, app: Flask) -> None:
+        self.app = app
+        self.stop_event = threading.Event()
+        self.thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self.thread = threading.Thread(target=self._run, name="xapi-delivery", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        from lti_tool.cli_xapi import make_worker
+
+        worker = make_worker(self.app)
+        try:
+            worker.run(self.stop_event)
+        finally:
+            worker.close()
+
+    def stop(self) -> None:
+        if self.thread is not None:
+            self.stop_event.set()
+            # A request in flight ends within the LRS timeouts; gunicorn's graceful timeout bounds the wait.
+            self.thread.join(timeout=float(self.app.config.get("XAPI_CONNECT_TIMEOUT", 5.0))
+                             + float(self.app.config.get("XAPI_READ_TIMEOUT", 15.0)))

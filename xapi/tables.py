@@ -2,4 +2,7 @@
 
 # Each table module registers itself on XapiBase.metadata when imported; add new ones here.
 import xapi.lrs.auth
-import xapi.outbox  # noqa: F401
+import xapi.lrs.document_models
+import xapi.lrs.statements.models
+import xapi.outbox
+import xapi.targets  # noqa: F401

@@ -54,7 +54,7 @@ def start(sid: str, slug: str) -> BaseResponse:
     """Resume the attempt in progress, or begin a new one."""
     s, module = tool_session(sid), _module(slug)
     security.check_csrf(s.csrf_token)
-    player.start(db.session(), s.launch.user, module)
+    player.start(db.session(), s.launch.user, module, via=s)
     return _screen_url(sid, slug)
 
 
@@ -76,50 +76,50 @@ def screen(sid: str, slug: str) -> str | BaseResponse:
 @bp.post("/answer")
 def answer(sid: str, slug: str) -> BaseResponse:
     """Record the learner's choice on the current decision."""
-    module, attempt = _posted(sid, slug)
+    s, module, attempt = _posted(sid, slug)
     choice = request.form.get("choice")
     if not choice:
         raise StaleForm("choose one of the answers first")
-    player.answer(db.session(), attempt, module, request.form.get("screen", ""), choice)
+    player.answer(db.session(), attempt, module, request.form.get("screen", ""), choice, via=s)
     return _screen_url(sid, slug)
 
 
 @bp.post("/continue")
 def proceed(sid: str, slug: str) -> BaseResponse:
     """Move on from a teaching screen or from feedback."""
-    module, attempt = _posted(sid, slug)
-    player.proceed(db.session(), attempt, module, request.form.get("screen", ""))
+    s, module, attempt = _posted(sid, slug)
+    player.proceed(db.session(), attempt, module, request.form.get("screen", ""), via=s)
     return _screen_url(sid, slug)
 
 
 @bp.post("/acknowledge")
 def acknowledge(sid: str, slug: str) -> BaseResponse:
     """Record the learner's acknowledgement of the agency's policy and finish the module."""
-    module, attempt = _posted(sid, slug)
+    s, module, attempt = _posted(sid, slug)
     if request.form.get("read") != "yes":
         raise StaleForm("tick the box to confirm you have read the policy")
     player.acknowledge(db.session(), attempt, module, request.form.get("screen", ""),
-                       request.form.get("version", ""))
+                       request.form.get("version", ""), via=s)
     return _screen_url(sid, slug)
 
 
 @bp.post("/back")
 def back(sid: str, slug: str) -> BaseResponse:
     """Go back one screen where the content allows it."""
-    module, attempt = _posted(sid, slug)
-    player.back(db.session(), attempt, module, request.form.get("screen", ""))
+    s, module, attempt = _posted(sid, slug)
+    player.back(db.session(), attempt, module, request.form.get("screen", ""), via=s)
     return _screen_url(sid, slug)
 
 
-def _posted(sid: str, slug: str) -> tuple[Module, Attempt]:
-    """Check a player form's session, CSRF token and attempt; return the module and the attempt."""
+def _posted(sid: str, slug: str) -> tuple[ToolSession, Module, Attempt]:
+    """Check a player form's session, CSRF token and attempt; return the session, module and attempt."""
     s, module = tool_session(sid), _module(slug)
     security.check_csrf(s.csrf_token)
     attempt = _attempt(s, module)
     # A form from an earlier attempt (a stale tab after "Try again") must not touch the new one.
     if request.form.get("attempt") != str(attempt.number):
         raise StaleForm("this page belongs to an earlier attempt")
-    return module, attempt
+    return s, module, attempt
 
 
 @bp.get("/images/<path:name>")

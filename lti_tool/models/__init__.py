@@ -20,6 +20,7 @@ from lti_tool.models.player import (
     PolicyAcknowledgement,
     StageResult,
 )
+from lti_tool.models.statement_state import StatementState
 
 __all__ = [
     "AgencyPolicy",
@@ -42,6 +43,7 @@ __all__ = [
     "PolicyAcknowledgement",
     "ResourceLink",
     "StageResult",
+    "StatementState",
     "ToolKey",
     "ToolSession",
     "UsedNonce",

@@ -15,13 +15,14 @@ from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 
+from lti_tool.content import get_content
 from lti_tool.db import utcnow
 from lti_tool.lti import claims as c
 from lti_tool.lti import errors
-from lti_tool.lti.roles import role_for
+from lti_tool.lti.roles import Role, role_for
 from lti_tool.lti.validation import Expected, check_claims, verify_signature
 from lti_tool.models import Deployment, Launch, LoginState, Platform, ToolSession, UsedNonce
-from lti_tool.services import platforms
+from lti_tool.services import platforms, player, statements
 from lti_tool.services.records import record_people
 
 # Expired rows are swept by one login in this many: often enough to keep tables small,
@@ -121,7 +122,19 @@ def complete_launch(
         d for d in platform.deployments if d.deployment_id == token_claims[c.DEPLOYMENT_ID]
     )
     launch = _record(session, deployment, token_claims)
-    return _open_session(session, launch, token_claims, settings)
+    opened = _open_session(session, launch, token_claims, settings)
+    _queue_launched(session, opened.tool_session)
+    return opened
+
+
+def _queue_launched(session: Session, tool_session: ToolSession) -> None:
+    # A learner's launch into a module is the xAPI session's "launched" (in this transaction).
+    launch = tool_session.launch
+    slug = launch.resource_link.module if launch.resource_link else None
+    module = get_content().modules.get(slug) if slug else None
+    if module is None or launch.role != Role.LEARNER or launch.message_type != c.RESOURCE_LINK_REQUEST:
+        return
+    statements.launched(session, tool_session, player.registration(session, launch.user, module.slug), module)
 
 
 def _consume_state(session: Session, state: str | None, state_cookie: str | None) -> LoginState:

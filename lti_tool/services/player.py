@@ -11,8 +11,16 @@ from sqlalchemy.orm import Session
 from lti_tool.content import DecisionScreen, EndScreen, Module, TeachScreen, max_points, passed, score
 from lti_tool.db import utcnow
 from lti_tool.lti.errors import StaleForm
-from lti_tool.models import AgencyPolicy, Attempt, DecisionRecord, LtiUser, ModuleRegistration, StageResult
-from lti_tool.services import policy
+from lti_tool.models import (
+    AgencyPolicy,
+    Attempt,
+    DecisionRecord,
+    LtiUser,
+    ModuleRegistration,
+    StageResult,
+    ToolSession,
+)
+from lti_tool.services import policy, statements
 
 # Gaps longer than this between two steps count as this long: a learner who walks away
 # from the screen for an hour has not trained for an hour.
@@ -40,10 +48,14 @@ def latest_attempt(session: Session, user: LtiUser, slug: str) -> Attempt | None
     )
 
 
-def start(session: Session, user: LtiUser, module: Module) -> Attempt:
-    """Resume the attempt in progress, or begin a new one (a retry keeps the old ones)."""
+def start(session: Session, user: LtiUser, module: Module, *, via: ToolSession) -> Attempt:
+    """Resume the attempt in progress, or begin a new one (a retry keeps the old ones).
+
+    ``via`` is the learner's tool session: every step queues its xAPI statements in this transaction.
+    """
     current = latest_attempt(session, user, module.slug)
     if current is not None and current.completed_at is None:
+        statements.joined(session, via, current)
         return current
     reg = registration(session, user, module.slug)
     attempt = Attempt(
@@ -52,10 +64,12 @@ def start(session: Session, user: LtiUser, module: Module) -> Attempt:
     )
     session.add(attempt)
     session.flush()
+    statements.attempt_started(session, via, attempt)
     return attempt
 
 
-def answer(session: Session, attempt: Attempt, module: Module, screen_id: str, choice_id: str) -> DecisionRecord:
+def answer(session: Session, attempt: Attempt, module: Module, screen_id: str, choice_id: str, *,
+           via: ToolSession) -> DecisionRecord:
     """Record the choice made on the current decision screen and move to where it leads."""
     _check_current(attempt, screen_id, expect_feedback=False)
     screen = module.screen(screen_id)
@@ -65,6 +79,7 @@ def answer(session: Session, attempt: Attempt, module: Module, screen_id: str, c
         choice = screen.choice(choice_id)
     except KeyError as exc:
         raise StaleForm("that answer is not one of this question's choices") from exc
+    statements.joined(session, via, attempt)
     now = _tick(attempt)
     record = DecisionRecord(
         attempt_pk=attempt.id, screen=screen.id, choice=choice.id, points=choice.points,
@@ -74,16 +89,19 @@ def answer(session: Session, attempt: Attempt, module: Module, screen_id: str, c
     attempt.decisions.append(record)
     attempt.feedback = {"screen": screen.id, "choice": choice.id}
     _move(session, attempt, module, choice.next)
+    statements.answered(session, via, attempt, module, record)
+    _queue_finish(session, via, attempt, module)
     return record
 
 
-def proceed(session: Session, attempt: Attempt, module: Module, screen_id: str) -> None:
+def proceed(session: Session, attempt: Attempt, module: Module, screen_id: str, *, via: ToolSession) -> None:
     """Continue past a teaching screen, or past the feedback of the last decision."""
     if attempt.feedback is not None:
         # The last answer may have finished the attempt: its feedback still comes before the ending.
         if screen_id != attempt.feedback["screen"]:
             raise StaleForm("this page is out of date")
         if attempt.completed_at is None:
+            statements.joined(session, via, attempt)
             _tick(attempt)
         attempt.feedback = None
         return
@@ -91,15 +109,18 @@ def proceed(session: Session, attempt: Attempt, module: Module, screen_id: str) 
     screen = module.screen(screen_id)
     if not isinstance(screen, TeachScreen):
         raise StaleForm("answer the question to go on")
+    statements.joined(session, via, attempt)
     _tick(attempt)
     _move(session, attempt, module, screen.next)
+    _queue_finish(session, via, attempt, module)
 
 
-def back(session: Session, attempt: Attempt, module: Module, screen_id: str) -> None:
+def back(session: Session, attempt: Attempt, module: Module, screen_id: str, *, via: ToolSession) -> None:
     """Go back to the previous teaching screen, where the content allows it."""
     _check_current(attempt, screen_id, expect_feedback=False)
     if not can_go_back(attempt, module):
         raise StaleForm("going back is not possible from this screen")
+    statements.joined(session, via, attempt)
     _tick(attempt)
     attempt.history = attempt.history[:-1]
     attempt.screen = attempt.history[-1]
@@ -145,7 +166,8 @@ def awaiting_policy(session: Session, attempt: Attempt, module: Module) -> Agenc
     return policy.pending(session, attempt.registration.user)
 
 
-def acknowledge(session: Session, attempt: Attempt, module: Module, screen_id: str, version: str) -> None:
+def acknowledge(session: Session, attempt: Attempt, module: Module, screen_id: str, version: str, *,
+                via: ToolSession) -> None:
     """Record the acknowledgement of the policy version shown, then finish the attempt."""
     _check_current(attempt, screen_id, expect_feedback=False)
     required = awaiting_policy(session, attempt, module)
@@ -153,9 +175,17 @@ def acknowledge(session: Session, attempt: Attempt, module: Module, screen_id: s
         raise StaleForm("there is no policy to acknowledge here")
     if version != str(required.version):
         raise StaleForm("a newer version of the policy has been published")
+    statements.joined(session, via, attempt)
     _tick(attempt)
-    policy.acknowledge(session, attempt.registration.user, required, attempt)
+    policy.acknowledge(session, attempt.registration.user, required, attempt, via=via)
     _finish(session, attempt, module)
+    _queue_finish(session, via, attempt, module)
+
+
+def _queue_finish(session: Session, via: ToolSession, attempt: Attempt, module: Module) -> None:
+    # Callers checked the attempt was in progress: a completion time now means this step finished it.
+    if attempt.completed_at is not None:
+        statements.finished(session, via, attempt, module)
 
 
 def _finish(session: Session, attempt: Attempt, module: Module) -> None:
@@ -168,7 +198,8 @@ def _finish(session: Session, attempt: Attempt, module: Module) -> None:
     for stage, (earned, maximum) in sorted(totals.items()):
         result = StageResult(attempt_pk=attempt.id, stage=stage, earned=earned, maximum=maximum,
                              scaled=earned / maximum if maximum else 0.0)
-        session.add(result)
+        # Appending adds it to the session; adding it first let the collection's lazy load flush
+        # and load it, and the append then listed it twice (the statements saw a stage twice).
         attempt.stage_results.append(result)
     attempt.score, attempt.passed = overall, passed(module, overall)
     attempt.completed_at = attempt.last_activity_at

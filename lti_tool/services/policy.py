@@ -6,7 +6,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from lti_tool.db import utcnow
-from lti_tool.models import AgencyPolicy, Attempt, LtiUser, PolicyAcknowledgement
+from lti_tool.models import AgencyPolicy, Attempt, LtiUser, PolicyAcknowledgement, ToolSession
+from lti_tool.services import statements
 
 
 def current(session: Session, deployment_pk: int) -> AgencyPolicy | None:
@@ -39,8 +40,14 @@ def pending(session: Session, user: LtiUser) -> AgencyPolicy | None:
     return None if done else policy
 
 
-def acknowledge(session: Session, user: LtiUser, policy: AgencyPolicy, attempt: Attempt | None) -> None:
-    """Record that the user acknowledged this policy version, now."""
-    session.add(PolicyAcknowledgement(user_pk=user.id, policy_pk=policy.id,
-                                      attempt_pk=attempt.id if attempt else None, acknowledged_at=utcnow()))
+def acknowledge(session: Session, user: LtiUser, policy: AgencyPolicy, attempt: Attempt | None, *,
+                via: ToolSession | None = None) -> PolicyAcknowledgement:
+    """Record that the user acknowledged this policy version, now; queue its statement if made in a module."""
+    ack = PolicyAcknowledgement(user_pk=user.id, policy_pk=policy.id, policy=policy,
+                                attempt_pk=attempt.id if attempt else None, acknowledged_at=utcnow())
+    session.add(ack)
     session.flush()
+    # A statement needs a registration, which only an acknowledgement within a module attempt has.
+    if via is not None and attempt is not None:
+        statements.acknowledged(session, via, attempt, ack)
+    return ack

@@ -28,6 +28,7 @@ CHROMIUM = os.environ.get("UPSTANDER_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update"]
 E2E_DATABASE = "upstander_e2e"
+SECRET_KEY = "e2e-secret-key-not-for-production"
 START_SECONDS = 60
 STOP_SECONDS = 10
 TIMEOUT_MS = 20_000
@@ -133,7 +134,7 @@ def server(e2e_database_url: str, tmp_path_factory: pytest.TempPathFactory) -> I
         "UPSTANDER_DATABASE_URL": e2e_database_url,
         "UPSTANDER_PUBLIC_URL": f"http://127.0.0.1:{port}",
         "UPSTANDER_DEMO_LMS_URL": f"http://localhost:{port}",
-        "UPSTANDER_SECRET_KEY": "e2e-secret-key-not-for-production",
+        "UPSTANDER_SECRET_KEY": SECRET_KEY,
         "PYTHONUNBUFFERED": "1",
     }
     command = [str(Path(sys.executable).with_name("upstander")), "serve", "--host", "127.0.0.1",

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
+import yaml
 from playwright.sync_api import Frame, FrameLocator, Page, expect
 
+from lti_tool.catalogue import by_slug
 from lti_tool.demo import roster
 
 from .conftest import Server
@@ -29,3 +34,76 @@ def open_course(page: Page, server: Server) -> None:
     """Open the demo LMS's course page."""
     page.goto(server.course_url)
     expect(page.get_by_role("heading", level=1)).to_contain_text(roster.COURSE_TITLE)
+
+
+MODULES = Path(__file__).resolve().parents[2] / "content" / "modules"
+
+
+# --- content ----------------------------------------------------------------------------------------
+
+def read_module(slug: str) -> dict[str, Any]:
+    data: dict[str, Any] = yaml.safe_load((MODULES / f"{slug}.yaml").read_text(encoding="utf-8"))
+    return data
+
+
+def screens_of(module: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {screen["id"]: screen for screen in module["screens"]}
+
+
+def best_choice(screen: dict[str, Any]) -> dict[str, Any]:
+    return next(choice for choice in screen["choices"] if choice.get("best"))
+
+
+def best_path(module: dict[str, Any]) -> list[dict[str, Any]]:
+    """Return the screens visited from ``start`` to an end screen when always choosing the best choice."""
+    screens, path, current = screens_of(module), [], module["start"]
+    while True:
+        screen = screens[current]
+        path.append(screen)
+        if screen["type"] == "end":
+            return path
+        current = screen["next"] if screen["type"] == "teach" else best_choice(screen)["next"]
+        assert len(path) <= len(screens) * 2, f"{module['slug']}: the best choices loop"
+
+
+def squash(text: str) -> str:
+    return " ".join(text.split())
+
+
+# --- the demo LMS course -----------------------------------------------------------------------------------
+
+
+
+
+
+
+
+def placements_titled(page: Page, title: str) -> Any:
+    return page.locator("article.lms-placement").filter(has=page.get_by_role("heading", name=title, exact=True))
+
+
+def ensure_placement(page: Page, server: Server, slug: str) -> str:
+    """Add the module to the demo course by deep linking unless it is already placed; return its title."""
+    entry = by_slug(slug)
+    assert entry is not None, slug
+    open_course(page, server)
+    if placements_titled(page, entry.title).count():
+        return entry.title
+    coordinator = roster.coordinator()
+    page.get_by_role("link", name=f"Add modules (deep linking) as {coordinator.name}").click()
+    frame = tool(page)
+    expect(frame.get_by_role("heading", level=1)).to_have_text("Add Upstander modules to your course")
+    frame.get_by_label(entry.title).check()
+    frame.get_by_role("button", name="Add to course").click()
+    expect(frame.get_by_role("heading", level=1)).to_have_text("Added to the course")
+    frame.get_by_role("link", name="Back to the course").click()
+    expect(page).to_have_url(server.course_url)
+    expect(placements_titled(page, entry.title)).not_to_have_count(0)
+    return entry.title
+
+
+def launch(page: Page, server: Server, title: str, person: roster.Person) -> FrameLocator:
+    """Open the (first) placement with this title as this person; return the tool's frame."""
+    open_course(page, server)
+    placements_titled(page, title).first.get_by_role("link", name=f"Open as {person.name}").click()
+    return tool(page)

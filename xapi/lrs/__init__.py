@@ -59,17 +59,28 @@ def _begin() -> Response | None:
     g.xapi_request = xr
     is_about = (current_app.view_functions.get("xapi_lrs.about") is not None
                 and _endpoint() == "xapi_lrs.about")
-    http.negotiate(xr, about=is_about)
+    settings: LrsSettings = current_app.extensions["xapi.lrs"]
+    try:
+        http.negotiate(xr, about=is_about)
+    except LrsError:
+        # Refused for its version header: answer in the version this client last spoke, if it is known.
+        principal = None if is_about or http.requested_version(xr) else _principal(settings, xr)
+        if principal is not None and principal.last_version:
+            xr.version = principal.last_version
+        raise
     if xr.method == "HEAD":
         xr.method = "GET"  # Flask drops the body of a HEAD response itself
     if is_about:
         return None
-    settings: LrsSettings = current_app.extensions["xapi.lrs"]
-    xr.principal = auth.authenticate(http.db(), settings.pepper, xr.headers.get("Authorization"),
-                                     settings.home_page)
+    xr.principal = _principal(settings, xr)
     if xr.principal is None:
         raise LrsError(401, "missing or wrong credentials (HTTP Basic with an LRS client key and secret)")
+    auth.note_version(settings.session_factory, xr.principal, xr.version)
     return None
+
+
+def _principal(settings: LrsSettings, xr: http.XRequest) -> auth.Principal | None:
+    return auth.authenticate(http.db(), settings.pepper, xr.headers.get("Authorization"), settings.home_page)
 
 
 def _endpoint() -> str | None:

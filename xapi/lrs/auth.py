@@ -12,11 +12,12 @@ import binascii
 import hashlib
 import hmac
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import String, select
+from sqlalchemy import String, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from xapi.db import XapiBase, utcnow
@@ -44,6 +45,9 @@ class LrsClient(XapiBase):
     scopes: Mapped[list[str]] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     disabled: Mapped[bool] = mapped_column(default=False)
+    # The xAPI version of the client's last accepted request: a request that names no version is
+    # refused in the version its client speaks (both 1.0.3 and 2.0 want the header on every answer).
+    last_version: Mapped[str | None] = mapped_column(String(8), default=None)
 
 
 @dataclass(frozen=True)
@@ -55,6 +59,7 @@ class Principal:
     name: str
     scopes: frozenset[str]
     authority: dict[str, Any]
+    last_version: str | None = None
 
     def allows(self, wanted: tuple[str, ...]) -> bool:
         granted = set(self.scopes)
@@ -114,4 +119,13 @@ def authenticate(session: Session, pepper: bytes, header: str | None, home_page:
     if client is None or not hmac.compare_digest(client.secret_hash, hash_secret(pepper, secret)):
         return None
     authority = {"objectType": "Agent", "name": client.name, "account": {"homePage": home_page, "name": client.key}}
-    return Principal(client.id, client.key, client.name, frozenset(client.scopes), authority)
+    return Principal(client.id, client.key, client.name, frozenset(client.scopes), authority, client.last_version)
+
+
+def note_version(sessions: Callable[[], Session], principal: Principal, version: str) -> None:
+    """Remember the version this client speaks: written only when it changes, in its own transaction,
+    because the request itself may be refused (a 404 still tells which version the client speaks)."""
+    if principal.last_version == version:
+        return
+    with sessions() as session, session.begin():
+        session.execute(update(LrsClient).where(LrsClient.id == principal.client_id).values(last_version=version))

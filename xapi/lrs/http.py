@@ -96,14 +96,27 @@ def _alternate(params: dict[str, str]) -> XRequest:
     if params:
         raise LrsError(400, "with the alternate request syntax only 'method' may be in the query string")
     if (request.mimetype or "") != "application/x-www-form-urlencoded":
-        raise LrsError(415, "the alternate request syntax needs Content-Type application/x-www-form-urlencoded")
+        raise LrsError(400, "the alternate request syntax needs a form body (application/x-www-form-urlencoded)",
+                       path="Content-Type", rule="alternate request syntax")
     form = dict(parse_qsl(request.get_data(as_text=True), keep_blank_values=True))
     headers = Headers(request.headers)
-    content = form.pop("content", "")
+    # The outer Content-Type and Content-Length describe the form, not the content it carries: the
+    # content is JSON unless the form says otherwise (1.0.3 Communication §1.3).
+    headers["Content-Type"] = "application/json"
+    content = form.pop("content", "").encode("utf-8")
+    headers["Content-Length"] = str(len(content))
     for name in list(form):
         if name.lower() in _ALTERNATE_HEADERS:
             headers[name] = form.pop(name)
-    return XRequest(method, form, headers, content.encode("utf-8"), alternate=True)
+    return XRequest(method, form, headers, content, alternate=True)
+
+
+def requested_version(xr: XRequest) -> str | None:
+    """The version (1.0.3 or 2.0.0) the request's version header asks for; None if absent or unsupported."""
+    match = _VERSION.match((xr.headers.get(VERSION_HEADER) or "").strip())
+    if match is None:
+        return None
+    return "2.0.0" if match.group(1) == "2.0" else "1.0.3"
 
 
 def negotiate(xr: XRequest, about: bool) -> None:
@@ -113,10 +126,10 @@ def negotiate(xr: XRequest, about: bool) -> None:
         if about:
             return
         raise LrsError(400, f"the {VERSION_HEADER} header is required")
-    match = _VERSION.match(given.strip())
-    if match is None:
+    version = requested_version(xr)
+    if version is None:
         raise LrsError(400, f"unsupported {VERSION_HEADER} {given!r}: this LRS speaks 1.0.x and 2.0.x")
-    xr.version = "2.0.0" if match.group(1) == "2.0" else "1.0.3"
+    xr.version = version
     if xr.alternate and xr.version == "2.0.0":
         raise LrsError(400, "xAPI 2.0 has no alternate request syntax")
 
