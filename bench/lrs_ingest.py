@@ -2,9 +2,13 @@
 
 Run from the project root:  .venv/bin/python bench/lrs_ingest.py [--postgres URL] [--statements 1000000]
 
+Needs ``npm ci`` first (xapi-statements comes from package-lock.json).
+
 * Ingestion: statements/s for single POSTs and for batches of 100, over one keep-alive httpx client, into the LRS
   served alone by gunicorn (2 gthread workers, as ``upstander lrs serve``) on a fresh SQLite file and on a fresh
-  PostgreSQL database (created and dropped by this script; default postgresql+psycopg://postgres@127.0.0.1).
+  PostgreSQL database (created and dropped by this script; default postgresql+psycopg://postgres@127.0.0.1),
+  side by side with Learning Locker's npm ``xapi-statements`` (in-memory storage: there is no MongoDB here, so it
+  does less work per statement than a database-backed LRS).
 * Queries: with ``--statements`` statements bulk-seeded by SQL (not HTTP) into the PostgreSQL database, GET
   /statements latency p50/p95 for registration, agent and activity filters (limit 100).
 
@@ -22,8 +26,8 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +39,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from lti_tool import migrate  # noqa: E402
+from tests.delivery.lrs_servers import AuthStub, XapiStatements  # noqa: E402
 from xapi.db import make_engine  # noqa: E402
 from xapi.lrs.auth import add_client  # noqa: E402
 
@@ -75,6 +80,19 @@ def lrs_server(url: str) -> Iterator[tuple[str, httpx.BasicAuth]]:
     finally:
         proc.terminate()
         proc.wait(timeout=20)
+
+
+@contextmanager
+def xapi_statements_server(workdir: Path) -> Iterator[tuple[str, httpx.BasicAuth]]:
+    """Learning Locker's ``xapi-statements`` (npm, from package-lock.json), in-memory models: no MongoDB here."""
+    stub = AuthStub()
+    stub.accounts.add(("bench", "bench-password"))
+    server = XapiStatements(workdir, stub)
+    try:
+        yield server.endpoint.rstrip("/"), httpx.BasicAuth("bench", "bench-password")
+    finally:
+        server.close()
+        stub.close()
 
 
 def statement(learner: int) -> dict[str, Any]:
@@ -193,14 +211,21 @@ def main() -> None:
     parser.add_argument("--singles", type=int, default=300)
     parser.add_argument("--batches", type=int, default=30, help="number of batches of 100")
     parser.add_argument("--queries", type=int, default=200, help="queries per filter")
+    parser.add_argument("--skip-queries", action="store_true", help="ingestion only (no million-statement seed)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp, postgres_database(args.postgres, "upstander_bench_lrs") as pg:
-        for label, url in (("SQLite", f"sqlite:///{tmp}/lrs.db"), ("PostgreSQL", pg)):
-            with lrs_server(url) as (base, auth):
+        servers: list[tuple[str, Callable[[], AbstractContextManager[tuple[str, httpx.BasicAuth]]]]] = [
+                   ("built-in, SQLite", lambda: lrs_server(f"sqlite:///{tmp}/lrs.db")),
+                   ("built-in, PostgreSQL", lambda: lrs_server(pg)),
+                   ("xapi-statements 5.0.1", lambda: xapi_statements_server(Path(tmp)))]
+        for label, start in servers:
+            with start() as (base, auth):
                 single = ingest(base, auth, 1, args.singles)
                 batched = ingest(base, auth, 100, args.batches * 100)
-            print(f"{label:<11} single POST {single:8.0f} statements/s   batch of 100 {batched:8.0f} statements/s   "
+            print(f"{label:<22} single POST {single:7.0f} statements/s   batch of 100 {batched:7.0f} statements/s  "
                   f"(x{batched / single:.1f})", flush=True)
+        if args.skip_queries:
+            return
         print(f"seeding {args.statements:,} statements into PostgreSQL by SQL ...", flush=True)
         print(f"  seeded in {seed(pg, args.statements):.0f} s", flush=True)
         with lrs_server(pg) as (base, auth):

