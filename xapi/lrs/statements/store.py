@@ -129,8 +129,9 @@ def _insert(session: Session, fresh: list[Prepared]) -> None:
               for pk, item in zip(pks, fresh, strict=True) for key, scope in mentioned_agents(item.data)]
     acts = [{"statement_pk": pk, "activity_id": key, "scope": scope}
             for pk, item in zip(pks, fresh, strict=True) for key, scope in mentioned_activities(item.data)]
-    _insert_index_rows(session, StatementAgent.__table__, ("statement_pk", "agent_key", "scope"), agents)
-    _insert_index_rows(session, StatementActivity.__table__, ("statement_pk", "activity_id", "scope"), acts)
+    _insert_index_rows(session, cast(Table, StatementAgent.__table__), ("statement_pk", "agent_key", "scope"), agents)
+    _insert_index_rows(session, cast(Table, StatementActivity.__table__), ("statement_pk", "activity_id", "scope"),
+                       acts)
     _apply_voiding(session, fresh)
     _link_refs(session, {item.row["id"] for item in fresh})
 
@@ -145,6 +146,8 @@ def _insert_index_rows(session: Session, table: Table, columns: tuple[str, ...],
         session.execute(insert(table), rows)
         return
     raw = connection.connection.driver_connection  # psycopg's own connection, in this transaction
+    if raw is None:
+        raise RuntimeError("the database connection is closed")
     with raw.cursor() as cursor, cursor.copy(
             sql.SQL("COPY {} ({}) FROM STDIN").format(
                 sql.Identifier(table.name), sql.SQL(", ").join(map(sql.Identifier, columns)))) as copy:
