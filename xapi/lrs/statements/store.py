@@ -4,6 +4,7 @@ StatementRef links, immutability (identical duplicates accepted, different ones 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
@@ -132,8 +133,13 @@ def _insert(session: Session, fresh: list[Prepared]) -> None:
     _insert_index_rows(session, cast(Table, StatementAgent.__table__), ("statement_pk", "agent_key", "scope"), agents)
     _insert_index_rows(session, cast(Table, StatementActivity.__table__), ("statement_pk", "activity_id", "scope"),
                        acts)
-    _apply_voiding(session, fresh)
-    _link_refs(session, {item.row["id"] for item in fresh})
+    # One query finds every stored statement whose object is one of the new ones: voiding ones (which
+    # void a new statement stored after them) and StatementRefs (whose chains now reach further).
+    referrers = session.execute(select(T.c.pk, T.c.id, T.c.voiding, T.c.object_ref)
+                                .where(T.c.object_ref.in_([item.row["id"] for item in fresh]))).all()
+    _apply_voiding(session, fresh, referrers)
+    _link_refs(session, {pk for pk, item in zip(pks, fresh, strict=True) if item.row["object_ref"] is not None},
+               referrers)
 
 
 def _insert_index_rows(session: Session, table: Table, columns: tuple[str, ...], rows: list[dict[str, Any]]) -> None:
@@ -155,30 +161,30 @@ def _insert_index_rows(session: Session, table: Table, columns: tuple[str, ...],
             copy.write_row([row[name] for name in columns])
 
 
-def _apply_voiding(session: Session, fresh: list[Prepared]) -> None:
+def _apply_voiding(session: Session, fresh: list[Prepared], referrers: Sequence[Any]) -> None:
     """Void the targets of new voiding statements, and new statements that an earlier voiding one targets."""
     targets = [item.row["object_ref"] for item in fresh if item.row["voiding"]]
     if targets:
         session.execute(update(T).where(T.c.id.in_(targets), T.c.voiding.is_(False)).values(voided=True))
-    new_ids = [item.row["id"] for item in fresh if not item.row["voiding"]]
-    already = select(T.c.object_ref).where(T.c.object_ref.in_(new_ids), T.c.voiding.is_(True))
-    if new_ids:
-        session.execute(update(T).where(T.c.id.in_(already)).values(voided=True))
+    plain = {item.row["id"] for item in fresh if not item.row["voiding"]}
+    voided = {row.object_ref for row in referrers if row.voiding and row.object_ref in plain}
+    if voided:
+        session.execute(update(T).where(T.c.id.in_(voided)).values(voided=True))
 
 
-def _link_refs(session: Session, new_ids: set[str]) -> None:
+def _link_refs(session: Session, pending: set[int], referrers: Sequence[Any]) -> None:
     """Record which statements reach which others through StatementRefs (recursively), for query matching.
 
-    Only statements whose chain can have changed are recomputed: new statements with a StatementRef object, and
-    statements (transitively) referring to a new one. StatementRefs are rare, so this stays small.
+    Only statements whose chain can have changed are recomputed: new statements with a StatementRef object
+    (``pending``), and statements (transitively) referring to a new one, starting from ``referrers``.
+    StatementRefs are rare, so this stays small and usually costs no query at all.
     """
-    pending = set(session.scalars(select(T.c.pk).where(T.c.id.in_(new_ids), T.c.object_ref.is_not(None))))
-    frontier = set(new_ids)
-    while frontier:
-        referrers = session.execute(select(T.c.pk, T.c.id).where(T.c.object_ref.in_(frontier))).all()
-        fresh = {pk for pk, _ in referrers} - pending
+    rows: Sequence[Any] = referrers
+    while rows:
+        fresh = {row.pk for row in rows} - pending
         pending |= fresh
-        frontier = {sid for pk, sid in referrers if pk in fresh}
+        frontier = {row.id for row in rows if row.pk in fresh}
+        rows = session.execute(select(T.c.pk, T.c.id).where(T.c.object_ref.in_(frontier))).all() if frontier else []
     for pk in pending:
         _relink(session, pk)
 
