@@ -2,7 +2,7 @@
 
 The demo LMS is opened as http://localhost:<port> and the tool as http://127.0.0.1:<port>, so the
 tool's iframe is genuinely cross-site, as it is inside a real LMS. The database is a temp SQLite file,
-or a fresh PostgreSQL database ``upstander_e2e`` next to ``TEST_DATABASE_URL`` when that is set.
+or a fresh PostgreSQL database ``<test database>_e2e`` next to ``TEST_DATABASE_URL`` when that is set.
 """
 
 from __future__ import annotations
@@ -27,7 +27,6 @@ from sqlalchemy.engine import make_url
 CHROMIUM = os.environ.get("UPSTANDER_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update"]
-E2E_DATABASE = "upstander_e2e"
 SECRET_KEY = "e2e-secret-key-not-for-production"
 START_SECONDS = 60
 STOP_SECONDS = 10
@@ -79,12 +78,14 @@ def e2e_database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     import psycopg
 
     admin = _admin_conninfo(base)
+    # Named after the test database, so runs against different test databases never drop each other's.
+    e2e_database = f"{make_url(base).database}_e2e"
     with psycopg.connect(admin, autocommit=True, connect_timeout=10) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{E2E_DATABASE}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{E2E_DATABASE}"')
-    yield make_url(base).set(database=E2E_DATABASE).render_as_string(hide_password=False)
+        conn.execute(f'DROP DATABASE IF EXISTS "{e2e_database}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{e2e_database}"')
+    yield make_url(base).set(database=e2e_database).render_as_string(hide_password=False)
     with psycopg.connect(admin, autocommit=True, connect_timeout=10) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{E2E_DATABASE}" WITH (FORCE)')
+        conn.execute(f'DROP DATABASE IF EXISTS "{e2e_database}" WITH (FORCE)')
 
 
 def _stop(proc: subprocess.Popen[bytes], graceful: bool = True) -> None:
