@@ -125,12 +125,12 @@ SELECT :offset + g, md5('s' || g)::uuid::text, now() - make_interval(secs => :n 
     'Agent|mbox|mailto:seed' || (g % :agents) || '@example.org', 'Activity',
     'http://example.org/seed/activity/' || (g % :activities), NULL, md5('r' || (g % :registrations))::uuid::text,
     false, false, NULL, NULL,
-    jsonb_build_object('id', md5('s' || g)::uuid::text,
-        'actor', jsonb_build_object('mbox', 'mailto:seed' || (g % :agents) || '@example.org'),
-        'verb', jsonb_build_object('id', 'http://adlnet.gov/expapi/verbs/answered'),
-        'object', jsonb_build_object('objectType', 'Activity', 'id', 'http://example.org/seed/activity/' ||
+    json_build_object('id', md5('s' || g)::uuid::text,
+        'actor', json_build_object('mbox', 'mailto:seed' || (g % :agents) || '@example.org'),
+        'verb', json_build_object('id', 'http://adlnet.gov/expapi/verbs/answered'),
+        'object', json_build_object('objectType', 'Activity', 'id', 'http://example.org/seed/activity/' ||
             (g % :activities)),
-        'context', jsonb_build_object('registration', md5('r' || (g % :registrations))::uuid::text),
+        'context', json_build_object('registration', md5('r' || (g % :registrations))::uuid::text),
         'stored', to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'), 'version', '1.0.0')
 FROM generate_series(1, :n) AS g
 """

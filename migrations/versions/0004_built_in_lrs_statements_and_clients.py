@@ -57,7 +57,7 @@ def upgrade() -> None:
     sa.Column('voiding', sa.Boolean(), nullable=False),
     sa.Column('authority_key', sa.String(length=2048), nullable=True),
     sa.Column('client_id', sa.Integer(), nullable=True),
-    sa.Column('data', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False),
+    sa.Column('data', sa.JSON(), nullable=False),
     sa.PrimaryKeyConstraint('pk', name=op.f('pk_xapi_lrs_statement')),
     sa.UniqueConstraint('id', name=op.f('uq_xapi_lrs_statement_id'))
     )

@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, ForeignKey, Index, Integer, LargeBinary, SmallInteger, String
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, LargeBinary, SmallInteger, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from xapi.db import XapiBase
@@ -49,7 +49,9 @@ class StoredStatement(XapiBase):
     voiding: Mapped[bool] = mapped_column(default=False)
     authority_key: Mapped[str | None] = mapped_column(String(2048))
     client_id: Mapped[int | None] = mapped_column()
-    data: Mapped[dict[str, Any]] = mapped_column()
+    # Plain JSON, not JSONB: queries filter on the extracted columns above, never inside the document,
+    # and json is cheaper than jsonb both to store (no binary conversion) and to read back as text.
+    data: Mapped[dict[str, Any]] = mapped_column(JSON)
 
 
 class StatementAgent(XapiBase):
