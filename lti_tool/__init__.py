@@ -24,6 +24,15 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(app_pages.bp)
     app.register_blueprint(player.bp)
     app.register_blueprint(xapi_profile.bp)
+    from lti_tool.blueprints import dashboard
+
+    app.register_blueprint(dashboard.bp)
+    from lti_tool.blueprints import dashboard_reports
+
+    app.register_blueprint(dashboard_reports.bp)
+    from lti_tool.blueprints import dashboard_gradebook
+
+    app.register_blueprint(dashboard_gradebook.bp)
     from lti_tool import lrs_mount
 
     lrs_mount.init_app(app)

@@ -202,3 +202,13 @@ cli_xapi.register(main)
 from lti_tool.cli_lrs import lrs_group  # noqa: E402  (added after main exists)
 
 main.add_command(lrs_group)
+
+# Course rosters from the LMS (NRPS): roster sync.
+from lti_tool.cli_roster import roster_group  # noqa: E402  (added after main exists)
+
+main.add_command(roster_group)
+
+# Accreditation report from an LRS alone.
+from lti_tool.cli_report import report as report_command  # noqa: E402  (added after main exists)
+
+main.add_command(report_command)

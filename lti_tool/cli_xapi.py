@@ -17,15 +17,17 @@ import httpx
 from flask import Flask
 from sqlalchemy.orm import Session
 
-from lti_tool import lrs_mount
+from lti_tool import http, lrs_mount
 from lti_tool.db import sessionmaker_for, utcnow
-from lti_tool.services import statements
+from lti_tool.services import gradebook_delivery, statements
 from xapi import outbox, targets
 from xapi.client import ClientPool, LrsClient
 from xapi.delivery import Settings, reconcile
 from xapi.lrs.auth import ensure_worker_client
 from xapi.targets import Destination
 from xapi.worker import Hook, Worker
+
+log = logging.getLogger(__name__)
 
 
 @contextmanager
@@ -51,10 +53,37 @@ def sweep_hook(app: Flask) -> Hook:
     return sweep
 
 
+def gradebook_hook(app: Flask) -> Hook:
+    """Before each delivery cycle, post the due gradebook scores (AGS) in their own short transactions."""
+    sender = gradebook_delivery.Sender(sessionmaker_for(app), http.client(app))
+
+    def post_scores(session: Session, now: datetime) -> None:
+        try:
+            sender.deliver_due(now)
+        except Exception:  # an LMS or database hiccup must not hold up statement delivery
+            log.exception("gradebook delivery failed")
+
+    return post_scores
+
+
+def both(*hooks: Hook) -> Hook:
+    """Run several hooks in turn on the cycle's session."""
+
+    def run(session: Session, now: datetime) -> None:
+        for hook in hooks:
+            hook(session, now)
+
+    return run
+
+
 def make_worker(app: Flask, hook: Hook | None = None) -> Worker:
-    """A delivery worker on the app's database and settings; by default it also sweeps abandoned sessions."""
+    """A delivery worker on the app's database and settings; by default it also sweeps abandoned sessions
+    and posts gradebook scores."""
+    # Scores first: they commit in their own transactions before the sweep writes in the cycle's
+    # session (on SQLite that session's pending write would otherwise hold the lock they need).
+    default = both(gradebook_hook(app), sweep_hook(app))
     return Worker(sessionmaker_for(app), Settings.from_config(app.config), builtin(app),
-                  hook=sweep_hook(app) if hook is None else hook)
+                  hook=default if hook is None else hook)
 
 
 def register(main: click.Group) -> None:

@@ -29,6 +29,8 @@ def defaults(instance_path: str) -> dict[str, Any]:
         "JWKS_CACHE_SECONDS": 3600,
         "HTTP_CONNECT_TIMEOUT": 5.0,
         "HTTP_READ_TIMEOUT": 10.0,
+        # A coordinator's landing reads the course roster from the LMS (NRPS) when the last read is older.
+        "ROSTER_SYNC_MINUTES": 15,
         # xAPI delivery (xapi.delivery.Settings): batch size, per-request timeouts (seconds), the claim
         # lease (must outlast one request), idle sleep and backoff bounds.
         "XAPI_BATCH_SIZE": 50,

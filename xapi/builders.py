@@ -11,7 +11,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from tincan import (
@@ -43,6 +43,8 @@ class Learner:
     name: str = ""
     email: str = ""
     identify_by_name: bool = False
+    # The agency's own id for the officer (badge or licence number), sent only with identify_by_name.
+    agency_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -62,6 +64,26 @@ class ModuleRef:
     version: int
     curriculum_id: str
     curriculum_title: str
+    # What the module teaches and its estimated minutes, for reports read from an LRS alone.
+    objectives: tuple[str, ...] = ()
+    minutes: int | None = None
+
+
+@dataclass(frozen=True)
+class Requirement:
+    """What the course asks of its officers for one module, as the coordinator set it."""
+
+    module: str
+    due_date: date | None = None
+    recert_months: int = 12
+    credit_minutes: int | None = None
+    required: bool = True
+
+    def as_json(self) -> dict[str, Any]:
+        """Return the requirement as the ``course-requirements`` extension lists it."""
+        return {"module": self.module, "required": self.required,
+                "dueDate": self.due_date.isoformat() if self.due_date else None,
+                "recertificationMonths": self.recert_months, "creditMinutes": self.credit_minutes}
 
 
 @dataclass(frozen=True)
@@ -76,6 +98,8 @@ class StatementContext:
     module: ModuleRef
     course: Course | None = None
     language: str = "en"
+    # The course's module requirements when the statement is made (None: not known or no course).
+    requirements: tuple[Requirement, ...] | None = None
 
 
 def utc_timestamp(at: datetime) -> str:
@@ -96,9 +120,23 @@ def activity(iri: str, type_iri: str, name: str, language: str, **definition: An
     return Activity(id=iri, definition=ActivityDefinition(type=type_iri, **named, **definition))
 
 
-def module_activity(ctx: StatementContext) -> Activity:
-    """Return the module as an activity."""
-    return activity(vocab.module_iri(ctx.base_url, ctx.module.slug), vocab.MODULE, ctx.module.title, ctx.language)
+def module_activity(ctx: StatementContext, *, describe: bool = False) -> Activity:
+    """Return the module as an activity; ``describe`` adds its objectives and minutes to the definition."""
+    ext: dict[str, Any] = {}
+    if describe and ctx.module.objectives:
+        ext[vocab.EXT_MODULE_OBJECTIVES] = list(ctx.module.objectives)
+    if describe and ctx.module.minutes is not None:
+        ext[vocab.EXT_MODULE_MINUTES] = ctx.module.minutes
+    more = {"extensions": Extensions(ext)} if ext else {}
+    return activity(vocab.module_iri(ctx.base_url, ctx.module.slug), vocab.MODULE, ctx.module.title, ctx.language,
+                    **more)
+
+
+def requirements_extension(ctx: StatementContext) -> dict[str, Any]:
+    """Return the ``course-requirements`` context extension, or nothing when the requirements are unknown."""
+    if ctx.requirements is None:
+        return {}
+    return {vocab.EXT_REQUIREMENTS: [r.as_json() for r in sorted(ctx.requirements, key=lambda r: r.module)]}
 
 
 def _actor(learner: Learner) -> Agent:
@@ -128,6 +166,8 @@ def _context(ctx: StatementContext, in_module: bool, grouping: Sequence[Activity
         ext[vocab.EXT_LTI_CONTEXT] = ctx.course.context_id
     if ctx.learner.identify_by_name and ctx.learner.email:
         ext[vocab.EXT_LEARNER_EMAIL] = ctx.learner.email
+    if ctx.learner.identify_by_name and ctx.learner.agency_id:
+        ext[vocab.EXT_AGENCY_ID] = ctx.learner.agency_id
     ext.update(extensions)
     activities = ContextActivities(
         grouping=ActivityList([*_grouping(ctx), *grouping]),

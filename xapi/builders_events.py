@@ -14,7 +14,7 @@ from typing import Any
 from tincan import Activity, Extensions, InteractionComponent, InteractionComponentList, Result, Score
 
 from xapi import vocab
-from xapi.builders import StatementContext, activity, build, lang, module_activity
+from xapi.builders import StatementContext, activity, build, lang, module_activity, requirements_extension
 
 Statement = dict[str, Any]
 
@@ -48,19 +48,26 @@ def _duration(seconds: float) -> timedelta:
 
 
 def _module_verb(verb: str, ctx: StatementContext, at: datetime, statement_id: str | None,
-                 result: Result | None = None, extensions: dict[str, Any] | None = None) -> Statement:
-    return build(ctx, verb, module_activity(ctx), at, result=result, extensions=extensions,
+                 result: Result | None = None, extensions: dict[str, Any] | None = None,
+                 describe: bool = False) -> Statement:
+    # Milestones (launched, initialized, completed, passed/failed) describe the module fully and carry the
+    # course's requirements, so an accreditation report can be built from an LRS alone; the frequent
+    # statements (progressed, closing verbs) stay small.
+    if describe:
+        extensions = {**requirements_extension(ctx), **(extensions or {})}
+    return build(ctx, verb, module_activity(ctx, describe=describe), at, result=result, extensions=extensions,
                  statement_id=statement_id)
 
 
 def launched(ctx: StatementContext, at: datetime, *, statement_id: str | None = None) -> Statement:
     """The LMS launched the module for the learner (an LTI launch that names it)."""
-    return _module_verb(vocab.LAUNCHED, ctx, at, statement_id)
+    return _module_verb(vocab.LAUNCHED, ctx, at, statement_id, describe=True)
 
 
 def initialized(ctx: StatementContext, at: datetime, attempt: int, *, statement_id: str | None = None) -> Statement:
     """The learner began a new attempt at the module."""
-    return _module_verb(vocab.INITIALIZED, ctx, at, statement_id, extensions={vocab.EXT_ATTEMPT: attempt})
+    return _module_verb(vocab.INITIALIZED, ctx, at, statement_id, extensions={vocab.EXT_ATTEMPT: attempt},
+                        describe=True)
 
 
 def resumed(ctx: StatementContext, at: datetime, attempt: int, *, statement_id: str | None = None) -> Statement:
@@ -68,8 +75,13 @@ def resumed(ctx: StatementContext, at: datetime, attempt: int, *, statement_id: 
     return _module_verb(vocab.RESUMED, ctx, at, statement_id, extensions={vocab.EXT_ATTEMPT: attempt})
 
 
+def _attempt(attempt: int | None) -> dict[str, Any]:
+    # Optional on answers and results (added later): reports then need not infer the attempt from the order.
+    return {} if attempt is None else {vocab.EXT_ATTEMPT: attempt}
+
+
 def answered(ctx: StatementContext, at: datetime, decision: Decision, *,
-             statement_id: str | None = None) -> Statement:
+             statement_id: str | None = None, attempt: int | None = None) -> Statement:
     """The learner answered a decision: a ``choice`` interaction, with success where a best answer exists."""
     best = [c.id for c in decision.choices if c.best]
     definition: dict[str, Any] = {
@@ -84,7 +96,7 @@ def answered(ctx: StatementContext, at: datetime, decision: Decision, *,
     obj = activity(vocab.decision_iri(ctx.base_url, ctx.module.slug, decision.screen), vocab.DECISION,
                    decision.title, ctx.language, **definition)
     result = Result(response=decision.chosen, success=(decision.chosen in best) if best else None)
-    ext: dict[str, Any] = {vocab.EXT_STAGE: decision.stage}
+    ext: dict[str, Any] = {vocab.EXT_STAGE: decision.stage, **_attempt(attempt)}
     if decision.tactic:
         ext[vocab.EXT_TACTIC] = decision.tactic
     if decision.rank:
@@ -112,16 +124,19 @@ def progressed(ctx: StatementContext, at: datetime, percent: int, *, statement_i
     return _module_verb(vocab.PROGRESSED, ctx, at, statement_id, result)
 
 
-def completed(ctx: StatementContext, at: datetime, seconds: float, *, statement_id: str | None = None) -> Statement:
+def completed(ctx: StatementContext, at: datetime, seconds: float, *, statement_id: str | None = None,
+              attempt: int | None = None) -> Statement:
     """The learner reached an ending of the module; ``seconds`` on task in the attempt."""
-    return _module_verb(vocab.COMPLETED, ctx, at, statement_id, Result(completion=True, duration=_duration(seconds)))
+    return _module_verb(vocab.COMPLETED, ctx, at, statement_id, Result(completion=True, duration=_duration(seconds)),
+                        _attempt(attempt), describe=True)
 
 
 def judged(ctx: StatementContext, at: datetime, scaled: float, passed: bool, seconds: float, *,
-           statement_id: str | None = None) -> Statement:
+           statement_id: str | None = None, attempt: int | None = None) -> Statement:
     """The module's verdict: passed or failed, with the scaled score and the attempt's time on task."""
     result = Result(score=Score(scaled=round(scaled, 4)), success=passed, duration=_duration(seconds))
-    return _module_verb(vocab.PASSED if passed else vocab.FAILED, ctx, at, statement_id, result)
+    return _module_verb(vocab.PASSED if passed else vocab.FAILED, ctx, at, statement_id, result, _attempt(attempt),
+                        describe=True)
 
 
 def _closing(verb: str, ctx: StatementContext, at: datetime, seconds: float, statement_id: str | None) -> Statement:

@@ -68,6 +68,13 @@ EXT_ATTEMPT: Final = f"{NS}/extensions/attempt"
 # The learner's e-mail, only when the agency identifies learners by name: an Agent may carry one
 # identifier only (xAPI 1.0.3 §2.4.2.1), and the LMS account is the one we keep.
 EXT_LEARNER_EMAIL: Final = f"{NS}/extensions/learner-email"
+# For reporting from an LRS alone (the accreditation report): what a module teaches and credits (on the
+# module's definition in its milestone statements), the course's requirements at the time, and the
+# officer's agency id (only when the agency identifies learners by name, like the e-mail).
+EXT_MODULE_OBJECTIVES: Final = f"{NS}/extensions/module-objectives"
+EXT_MODULE_MINUTES: Final = f"{NS}/extensions/module-minutes"
+EXT_REQUIREMENTS: Final = f"{NS}/extensions/course-requirements"
+EXT_AGENCY_ID: Final = f"{NS}/extensions/agency-id"
 EXT_SESSION: Final = "https://w3id.org/xapi/cmi5/context/extensions/sessionid"
 EXT_PROGRESS: Final = "https://w3id.org/xapi/cmi5/result/extensions/progress"
 

@@ -43,6 +43,11 @@ def home(sid: str) -> str | BaseResponse:
             return redirect(url_for("player.overview", sid=sid, slug=link.module), code=303)
         latest = player.latest_attempts(db.session(), launch.user)
         return render_template("app/learner.html", s=s, modules=modules(), latest=latest)
+    if launch.context_pk is not None:
+        # A coordinator's (or administrator's) launch from a course lands on that course's dashboard.
+        from lti_tool.blueprints import dashboard, dashboard_access
+
+        return dashboard.render_overview(*dashboard_access.coordinator_session(sid))
     course = overview.course_overview(db.session(), launch)
     agency_policy = policy.current(db.session(), launch.deployment_pk)
     return render_template("app/coordinator.html", s=s, course=course, by_slug=by_slug, policy=agency_policy)
@@ -59,6 +64,8 @@ def publish_policy(sid: str) -> BaseResponse:
     except ValidationError as exc:
         raise BadRequest("Give the policy a title and its full text (at least 20 characters).") from exc
     policy.publish(db.session(), s.launch.user, data["title"].strip(), data["text"].strip())
+    if s.launch.context_pk is not None:
+        return redirect(url_for("dashboard.policy_page", sid=sid, cid=s.launch.context_pk), code=303)
     return redirect(url_for("app_pages.home", sid=sid) + "#policy", code=303)
 
 

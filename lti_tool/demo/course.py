@@ -24,6 +24,10 @@ class CoursePage:
     latest: dict[tuple[int, str], DemoScore] = field(default_factory=dict)
     posts: list[DemoScore] = field(default_factory=list)
 
+    def label(self, item_id: int) -> str:
+        """Return a column's label, for the list of posts."""
+        return next((item.label for item in self.line_items if item.id == item_id), f"column {item_id}")
+
 
 def course_page(session: Session) -> CoursePage:
     """Gather the course page: the current tool's placements and the whole gradebook."""

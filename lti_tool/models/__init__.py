@@ -1,6 +1,8 @@
 """Typed SQLAlchemy models, one module per aggregate; importing this registers them all."""
 
+from lti_tool.models.compliance import AuditEvent, ModuleRequirement, RosterSync, Waiver
 from lti_tool.models.demo import DemoAccessToken, DemoKey, DemoLineItem, DemoLink, DemoScore, DemoTool
+from lti_tool.models.gradebook import ScoreOutbox
 from lti_tool.models.launch import (
     Launch,
     LoginState,
@@ -25,6 +27,7 @@ from lti_tool.models.statement_state import StatementState
 __all__ = [
     "AgencyPolicy",
     "Attempt",
+    "AuditEvent",
     "DecisionRecord",
     "DemoAccessToken",
     "DemoKey",
@@ -39,12 +42,19 @@ __all__ = [
     "LtiUser",
     "Membership",
     "ModuleRegistration",
+    "ModuleRequirement",
     "Platform",
     "PolicyAcknowledgement",
     "ResourceLink",
+    "RosterSync",
+    "ScoreOutbox",
     "StageResult",
     "StatementState",
     "ToolKey",
     "ToolSession",
     "UsedNonce",
+    "Waiver",
 ]
+
+# Registers the flush hook that keeps each registration's progress summary in step with its attempts.
+import lti_tool.models.progress  # noqa: F401

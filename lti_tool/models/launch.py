@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, String, UniqueConstraint
+from sqlalchemy import ForeignKey, String, UniqueConstraint, true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from lti_tool.db import Base, utcnow
@@ -69,6 +69,8 @@ class LtiContext(Base):
     label: Mapped[str] = mapped_column(String(255), default="")
     # Service endpoints the platform advertised for this course (AGS, NRPS).
     services: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # NRPS: where the roster of this course is read (from the latest launch's claim).
+    memberships_url: Mapped[str | None] = mapped_column(String(1024), default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -84,6 +86,11 @@ class ResourceLink(Base):
     resource_link_id: Mapped[str] = mapped_column(String(255))
     title: Mapped[str] = mapped_column(String(255), default="")
     module: Mapped[str | None] = mapped_column(String(128), default=None)
+    # AGS, from the latest launch on this link: the course's line item container, the scopes the
+    # platform grants, and this link's own line item (from deep linking, or created by the tool).
+    lineitems_url: Mapped[str | None] = mapped_column(String(1024), default=None)
+    ags_scopes: Mapped[list[str] | None] = mapped_column(default=None)
+    lineitem_url: Mapped[str | None] = mapped_column(String(1024), default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -99,6 +106,14 @@ class Membership(Base):
     role: Mapped[str] = mapped_column(String(16))
     lis_roles: Mapped[list[str]] = mapped_column(default=list)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Roster state (issue 6): how we learnt of the member ("launch" or "nrps"), whether the LMS still
+    # lists them, when they left (members are marked, never deleted), the latest roster sync that
+    # listed them, and the agency's own id for them (LIS person sourcedid) when the LMS gives one.
+    source: Mapped[str] = mapped_column(String(16), default="launch", server_default="launch")
+    active: Mapped[bool] = mapped_column(default=True, server_default=true())
+    left_at: Mapped[datetime | None] = mapped_column(default=None)
+    synced_at: Mapped[datetime | None] = mapped_column(default=None)
+    agency_id: Mapped[str | None] = mapped_column(String(255), default=None)
 
 
 class Launch(Base):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Float, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import Float, ForeignKey, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from lti_tool.db import Base, utcnow
@@ -23,6 +23,19 @@ class ModuleRegistration(Base):
     module: Mapped[str] = mapped_column(String(128))
     registration: Mapped[str] = mapped_column(String(36), unique=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Progress summary over this registration's attempts, kept in step at write time by
+    # ``lti_tool.services.progress`` (same transaction), so the dashboard reads one row per officer and
+    # module instead of aggregating every attempt of a course per request (GUIDE §9).
+    attempt_count: Mapped[int] = mapped_column(default=0, server_default="0")
+    first_started_at: Mapped[datetime | None] = mapped_column(default=None)
+    last_activity_at: Mapped[datetime | None] = mapped_column(default=None)
+    last_completed_at: Mapped[datetime | None] = mapped_column(default=None)  # any verdict
+    last_passed_at: Mapped[datetime | None] = mapped_column(default=None)
+    last_done_at: Mapped[datetime | None] = mapped_column(default=None)  # completed, no verdict
+    last_failed_at: Mapped[datetime | None] = mapped_column(default=None)
+    in_progress: Mapped[bool] = mapped_column(default=False, server_default=false())
+    best_score: Mapped[float | None] = mapped_column(Float, default=None)
+    seconds_on_task: Mapped[int] = mapped_column(default=0, server_default="0")
 
     user: Mapped[LtiUser] = relationship()
 

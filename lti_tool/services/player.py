@@ -20,7 +20,7 @@ from lti_tool.models import (
     StageResult,
     ToolSession,
 )
-from lti_tool.services import policy, statements
+from lti_tool.services import gradebook, policy, statements
 
 # Gaps longer than this between two steps count as this long: a learner who walks away
 # from the screen for an hour has not trained for an hour.
@@ -186,6 +186,8 @@ def _queue_finish(session: Session, via: ToolSession, attempt: Attempt, module: 
     # Callers checked the attempt was in progress: a completion time now means this step finished it.
     if attempt.completed_at is not None:
         statements.finished(session, via, attempt, module)
+        # The gradebook score joins the same transaction: a finish that rolls back queues nothing.
+        gradebook.queue_score(session, via, attempt, module)
 
 
 def _finish(session: Session, attempt: Attempt, module: Module) -> None:

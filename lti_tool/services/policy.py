@@ -7,7 +7,7 @@ from sqlalchemy.orm import Session
 
 from lti_tool.db import utcnow
 from lti_tool.models import AgencyPolicy, Attempt, LtiUser, PolicyAcknowledgement, ToolSession
-from lti_tool.services import statements
+from lti_tool.services import compliance_audit, statements
 
 
 def current(session: Session, deployment_pk: int) -> AgencyPolicy | None:
@@ -27,6 +27,10 @@ def publish(session: Session, author: LtiUser, title: str, text: str) -> AgencyP
                           text=text, created_by_pk=author.id, created_at=utcnow())
     session.add(policy)
     session.flush()
+    # A policy version belongs to the agency (deployment), not to one course: an agency-wide audit event.
+    compliance_audit.record(session, deployment_pk=author.deployment_pk, context_pk=None, actor=author,
+                            action=compliance_audit.POLICY_PUBLISHED,
+                            details={"policy": policy.id, "version": policy.version, "title": title})
     return policy
 
 

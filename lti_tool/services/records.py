@@ -63,6 +63,9 @@ def _context(
     services = {k: token_claims[k] for k in (c.AGS_ENDPOINT, c.NRPS) if isinstance(token_claims.get(k), dict)}
     if services:
         context.services = services
+    nrps = token_claims.get(c.NRPS)
+    if isinstance(nrps, dict) and nrps.get("context_memberships_url"):
+        context.memberships_url = str(nrps["context_memberships_url"])[:1024]
     session.flush()
     return context
 
@@ -86,7 +89,20 @@ def _link(
     custom = token_claims.get(c.CUSTOM)
     if isinstance(custom, dict) and custom.get("module"):
         link.module = str(custom["module"])[:128]
+    _ags(link, token_claims.get(c.AGS_ENDPOINT))
     return link
+
+
+def _ags(link: ResourceLink, claim: Any) -> None:
+    # Each launch states what the platform grants now; a line item the tool created itself
+    # (the claim then names none) is kept.
+    if not isinstance(claim, dict):
+        return
+    scope = claim.get("scope")
+    link.ags_scopes = [str(s) for s in scope][:20] if isinstance(scope, list) else []
+    link.lineitems_url = str(claim["lineitems"])[:1024] if claim.get("lineitems") else None
+    if claim.get("lineitem"):
+        link.lineitem_url = str(claim["lineitem"])[:1024]
 
 
 def _membership(session: Session, user: LtiUser, context: LtiContext, lis_roles: list[str]) -> None:
@@ -98,3 +114,5 @@ def _membership(session: Session, user: LtiUser, context: LtiContext, lis_roles:
     membership.role = role_for(lis_roles).value
     membership.lis_roles = [str(r) for r in lis_roles][:50]
     membership.updated_at = utcnow()
+    # A launch from the course proves membership now: someone marked as left is back (roster, issue 6).
+    membership.active, membership.left_at = True, None

@@ -25,15 +25,17 @@ from lti_tool.models import (
     Attempt,
     DecisionRecord,
     Launch,
+    Membership,
     ModuleRegistration,
     PolicyAcknowledgement,
     StatementState,
     ToolSession,
 )
+from lti_tool.models.compliance import ModuleRequirement
 from lti_tool.player_view import STAGE_NAMES, progress
 from xapi import builders_events as events
 from xapi import outbox, vocab
-from xapi.builders import Course, Learner, ModuleRef, StatementContext
+from xapi.builders import Course, Learner, ModuleRef, Requirement, StatementContext
 
 Statements = list[dict[str, Any]]
 
@@ -47,17 +49,43 @@ def _module_ref(slug: str, version: int) -> ModuleRef:
     content = get_content()
     module = content.modules.get(slug)
     return ModuleRef(slug=slug, title=module.title if module else slug, version=version,
-                     curriculum_id=content.curriculum.id, curriculum_title=content.curriculum.title)
+                     curriculum_id=content.curriculum.id, curriculum_title=content.curriculum.title,
+                     objectives=module.objectives if module else (), minutes=module.minutes if module else None)
 
 
-def _context(launch: Launch, sid: str, reg: ModuleRegistration, version: int) -> StatementContext:
+def _requirements(session: Session, launch: Launch) -> tuple[Requirement, ...] | None:
+    """Return the course's module requirements as they stand (None without a course)."""
+    if launch.context_pk is None:
+        return None
+    rows = session.scalars(select(ModuleRequirement).where(ModuleRequirement.context_pk == launch.context_pk)
+                           .order_by(ModuleRequirement.module))
+    return tuple(Requirement(module=r.module, due_date=r.due_date, recert_months=r.recert_months,
+                             credit_minutes=r.credit_minutes, required=r.required) for r in rows)
+
+
+def _agency_id(session: Session, launch: Launch) -> str:
+    if launch.context_pk is None or not launch.deployment.identify_learners_by_name:
+        return ""
+    found = session.scalar(select(Membership.agency_id).where(Membership.user_pk == launch.user_pk,
+                                                              Membership.context_pk == launch.context_pk))
+    return found or ""
+
+
+def _context(launch: Launch, sid: str, reg: ModuleRegistration, version: int,
+             session: Session | None = None) -> StatementContext:
+    """Describe a statement's learner, module and course; with ``session``, also the course's requirements.
+
+    The requirements (and the agency id) travel on milestone statements only, so only those pay the queries.
+    """
     deployment, user = launch.deployment, launch.user
     learner = Learner(issuer=deployment.platform.issuer, sub=user.sub, name=user.name, email=user.email,
-                      identify_by_name=deployment.identify_learners_by_name)
+                      identify_by_name=deployment.identify_learners_by_name,
+                      agency_id=_agency_id(session, launch) if session is not None else "")
     course = Course(launch.context.context_id, launch.context.title) if launch.context else None
     return StatementContext(
         base_url=current_app.config["PUBLIC_URL"], learner=learner, deployment_id=deployment.deployment_id,
         registration=reg.registration, session_id=sid, module=_module_ref(reg.module, version), course=course,
+        requirements=_requirements(session, launch) if session is not None else None,
     )
 
 
@@ -112,7 +140,7 @@ def _ensure_launched(session: Session, via: ToolSession, reg: ModuleRegistration
     if state.session_id != sid:
         _close_previous(session, state, reg, now)
     if state.launched_session != sid:
-        _queue(session, via.launch, [events.launched(_context(via.launch, sid, reg, version), now)])
+        _queue(session, via.launch, [events.launched(_context(via.launch, sid, reg, version, session), now)])
         state.launched_session = sid
     return state
 
@@ -131,7 +159,7 @@ def attempt_started(session: Session, via: ToolSession, attempt: Attempt) -> Non
     """Queue ``initialized`` for a new attempt (after ``launched`` if this session has not sent it)."""
     reg = attempt.registration
     state = _ensure_launched(session, via, reg, attempt.content_version, attempt.started_at)
-    ctx = _context(via.launch, session_id(via), reg, attempt.content_version)
+    ctx = _context(via.launch, session_id(via), reg, attempt.content_version, session)
     _queue(session, via.launch, [events.initialized(ctx, attempt.started_at, attempt.number)])
     _open(state, via, attempt)
 
@@ -162,7 +190,7 @@ def answered(session: Session, via: ToolSession, attempt: Attempt, module: Modul
     screen = module.screen(record.screen)
     assert isinstance(screen, DecisionScreen)  # noqa: S101  (a record is only made on a decision)
     ctx = _context(via.launch, session_id(via), attempt.registration, attempt.content_version)
-    found: Statements = [events.answered(ctx, record.answered_at, _decision(record, screen))]
+    found: Statements = [events.answered(ctx, record.answered_at, _decision(record, screen), attempt=attempt.number)]
     if attempt.completed_at is None:
         seen = progress(attempt, module)
         found.append(events.progressed(ctx, record.answered_at, round(100 * seen.done / max(seen.total, 1))))
@@ -175,7 +203,7 @@ def finished(session: Session, via: ToolSession, attempt: Attempt, module: Modul
     assert attempt.completed_at is not None  # noqa: S101
     assert attempt.score is not None  # noqa: S101
     at, reg = attempt.completed_at, attempt.registration
-    ctx = _context(via.launch, session_id(via), reg, attempt.content_version)
+    ctx = _context(via.launch, session_id(via), reg, attempt.content_version, session)
     found: Statements = [
         events.stage_result(ctx, at, r.stage, STAGE_NAMES.get(r.stage, f"Stage {r.stage}"), r.scaled,
                             r.scaled >= module.mastery)
@@ -183,8 +211,8 @@ def finished(session: Session, via: ToolSession, attempt: Attempt, module: Modul
     ]
     state = _state(session, reg)
     found += [
-        events.completed(ctx, at, attempt.seconds_on_task),
-        events.judged(ctx, at, attempt.score, bool(attempt.passed), attempt.seconds_on_task),
+        events.completed(ctx, at, attempt.seconds_on_task, attempt=attempt.number),
+        events.judged(ctx, at, attempt.score, bool(attempt.passed), attempt.seconds_on_task, attempt=attempt.number),
         events.terminated(ctx, at, attempt.seconds_on_task - state.seconds_at_start),
     ]
     _queue(session, via.launch, found)

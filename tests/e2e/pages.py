@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -54,16 +55,29 @@ def best_choice(screen: dict[str, Any]) -> dict[str, Any]:
     return next(choice for choice in screen["choices"] if choice.get("best"))
 
 
-def best_path(module: dict[str, Any]) -> list[dict[str, Any]]:
-    """Return the screens visited from ``start`` to an end screen when always choosing the best choice."""
+def worst_choice(screen: dict[str, Any]) -> dict[str, Any]:
+    """Return the choice worth the fewest points (the first of them, never the best one)."""
+    return min(screen["choices"], key=lambda choice: (choice.get("points", 0), bool(choice.get("best"))))
+
+
+Pick = Callable[[dict[str, Any]], dict[str, Any]]
+
+
+def path_of(module: dict[str, Any], pick: Pick) -> list[dict[str, Any]]:
+    """Return the screens visited from ``start`` to an end screen when always answering with ``pick``."""
     screens, path, current = screens_of(module), [], module["start"]
     while True:
         screen = screens[current]
         path.append(screen)
         if screen["type"] == "end":
             return path
-        current = screen["next"] if screen["type"] == "teach" else best_choice(screen)["next"]
-        assert len(path) <= len(screens) * 2, f"{module['slug']}: the best choices loop"
+        current = screen["next"] if screen["type"] == "teach" else pick(screen)["next"]
+        assert len(path) <= len(screens) * 2, f"{module['slug']}: the choices loop"
+
+
+def best_path(module: dict[str, Any]) -> list[dict[str, Any]]:
+    """Return the screens visited from ``start`` to an end screen when always choosing the best choice."""
+    return path_of(module, best_choice)
 
 
 def squash(text: str) -> str:
@@ -107,3 +121,24 @@ def launch(page: Page, server: Server, title: str, person: roster.Person) -> Fra
     open_course(page, server)
     placements_titled(page, title).first.get_by_role("link", name=f"Open as {person.name}").click()
     return tool(page)
+
+
+def play(frame: FrameLocator, module: dict[str, Any], pick: Pick, decisions: int | None = None) -> None:
+    """Start the module (the learner is on its start page) and answer with ``pick``, with the mouse.
+
+    With ``decisions`` the learner stops after that many answers (the attempt stays in progress);
+    without, they play to the end screen.
+    """
+    frame.get_by_role("button", name="Start").click()
+    answered = 0
+    for screen in path_of(module, pick)[:-1]:
+        if decisions is not None and answered >= decisions:
+            return
+        if screen["type"] == "decision":
+            choice = pick(screen)
+            frame.get_by_role("radio", name=squash(choice["text"]), exact=True).check()
+            frame.get_by_role("button", name="Submit answer").click()
+            expect(frame.get_by_role("status")).to_contain_text(squash(choice["feedback"]))
+            answered += 1
+        frame.get_by_role("button", name="Continue").click()
+    expect(frame.get_by_role("button", name="Try again")).to_be_visible()

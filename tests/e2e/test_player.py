@@ -235,6 +235,8 @@ def test_policy_is_attached_then_acknowledged_at_the_end_of_the_policy_module(pa
     module = read_module("policy-and-culture")
     title = ensure_placement(page, server, "policy-and-culture")
     frame = launch(page, server, title, roster.coordinator())
+    # A coordinator lands on the course's dashboard; the policy has its own page there.
+    frame.get_by_role("navigation", name="Dashboard").get_by_role("link", name="Agency policy").click()
     expect(frame.get_by_role("heading", name="Your agency's Duty to Intervene policy")).to_be_visible()
     frame.get_by_label("Policy title").fill("General Order 4.12: Duty to Intervene")
     frame.get_by_label("Full text of the policy").fill(

@@ -40,8 +40,11 @@ def test_instructor_lands_on_the_coordinator_page_with_the_course_people(client:
                                                                         platform: FakePlatform) -> None:
     _open(client, launch(client, platform))  # a learner launches first
     page = _open(client, launch(client, platform, role=INSTRUCTOR, sub="coord-1", name="Sgt. Lee Morgan"))
-    assert "Training coordinator — Annual refresher" in page.text
-    assert "Officer Pat Doe" in page.text and "Sgt. Lee Morgan" in page.text
+    assert "Training coordinator — Annual refresher" in page.text and "Sgt. Lee Morgan" in page.text
+    # The landing page is the course's dashboard; its officers page lists the learner.
+    officers = re.search(r'href="([^"]+/officers)"', page.text)
+    assert officers is not None
+    assert "Officer Pat Doe" in client.get(officers.group(1), base_url=TOOL_URL).text
 
 
 @pytest.mark.parametrize(("roles", "expected"), [

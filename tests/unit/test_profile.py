@@ -101,6 +101,13 @@ NEGATIVE: dict[str, tuple[str, Callable[[Statement], object], str]] = {
                       f"context parent needs an activity of type {vocab.MODULE}"),
     "grouping curriculum": ("launched", lambda s: s["context"]["contextActivities"]["grouping"].pop(0),
                             f"context grouping needs an activity of type {vocab.CURRICULUM}"),
+    "waiver reason": ("waived", lambda s: s["result"].pop("extensions"),
+                      "$.result.extensions['https://w3id.org/xapi/cmi5/result/extensions/reason'] is required"),
+    "waiver success": ("waived", lambda s: s["result"].update(success=False), "$.result.success must only hold [True]"),
+    "waiver by whom": ("waived", lambda s: s["context"].pop("instructor"),
+                       "$.context.instructor.account.name is required"),
+    "no completion on waived": ("waived", lambda s: s["result"].update(completion=True),
+                                "completion is only allowed on completed"),
     "known template": ("launched", lambda s: s["verb"].update(id="http://adlnet.gov/expapi/verbs/experienced"),
                        "no statement template for verb http://adlnet.gov/expapi/verbs/experienced"),
 }

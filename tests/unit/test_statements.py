@@ -7,28 +7,31 @@ import os
 import uuid
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from xapi import builders_compliance as bc
 from xapi import builders_events as b
 from xapi import vocab
-from xapi.builders import Course, Learner, ModuleRef, StatementContext
+from xapi.builders import Course, Learner, ModuleRef, Requirement, StatementContext
 
 GOLDEN = Path(__file__).resolve().parent.parent / "fixtures" / "statements"
 AT = datetime(2026, 3, 4, 10, 15, 30, 250000, tzinfo=UTC)
 CTX = StatementContext(
     base_url="https://upstander.agency.example",
     learner=Learner(issuer="https://lms.agency.example", sub="officer-0042", name="Officer Pat Doe",
-                    email="pat.doe@agency.example"),
+                    email="pat.doe@agency.example", agency_id="B-1042"),
     deployment_id="dep-1",
     registration="5b1f0c52-7d0a-4c43-9e1e-2f5d6a8b9c10",
     session_id="0d6c7a1e-3b7f-5a52-8e5c-9a3f4e2d1c0b",
     module=ModuleRef(slug="three-ds", title="How to intervene — Distract, Direct, Delegate", version=1,
-                     curriculum_id="peer-intervention", curriculum_title="Peer bystander intervention"),
+                     curriculum_id="peer-intervention", curriculum_title="Peer bystander intervention",
+                     objectives=("Name the 3 D's", "Choose a tactic that fits the situation"), minutes=15),
     course=Course(context_id="course-1", title="Annual refresher"),
+    requirements=(Requirement("three-ds", due_date=date(2026, 6, 30), credit_minutes=20), Requirement("legal-duty")),
 )
 DECISION = b.Decision(
     screen="try-distract", title="The man with the camera", prompt="How do you intervene?", stage=4,
@@ -44,7 +47,7 @@ KINDS: dict[str, Build] = {
     "launched": lambda i: b.launched(CTX, AT, statement_id=i),
     "initialized": lambda i: b.initialized(CTX, AT, 1, statement_id=i),
     "resumed": lambda i: b.resumed(CTX, AT, 2, statement_id=i),
-    "answered": lambda i: b.answered(CTX, AT, DECISION, statement_id=i),
+    "answered": lambda i: b.answered(CTX, AT, DECISION, statement_id=i, attempt=1),
     "answered-without-best": lambda i: b.answered(
         CTX, AT, replace(DECISION, choices=tuple(replace(c, best=False) for c in DECISION.choices), scenario=None,
                          tactic=None, rank=None), statement_id=i),
@@ -52,14 +55,17 @@ KINDS: dict[str, Build] = {
     "stage-result": lambda i: b.stage_result(CTX, AT, 4, "Determine how to intervene", 2 / 3, False,
                                              statement_id=i),
     "progressed": lambda i: b.progressed(CTX, AT, 45, statement_id=i),
-    "completed": lambda i: b.completed(CTX, AT, 754, statement_id=i),
-    "passed": lambda i: b.judged(CTX, AT, 0.9, True, 754, statement_id=i),
+    "completed": lambda i: b.completed(CTX, AT, 754, statement_id=i, attempt=1),
+    "passed": lambda i: b.judged(CTX, AT, 0.9, True, 754, statement_id=i, attempt=1),
     "failed": lambda i: b.judged(CTX, AT, 0.5, False, 754, statement_id=i),
     "terminated": lambda i: b.terminated(CTX, AT, 3725, statement_id=i),
     "suspended": lambda i: b.suspended(CTX, AT, 120, statement_id=i),
     "abandoned": lambda i: b.abandoned(replace(CTX, course=None), AT, 0, statement_id=i),
     "acknowledged": lambda i: b.acknowledged(CTX, AT, 3, "General Order 4.12 — Duty to Intervene",
                                              statement_id=i),
+    "waived": lambda i: bc.waived(CTX, AT, "Completed the state academy's equivalent course in 2026",
+                                  bc.Coordinator("https://lms.agency.example", "coord-0007", "Sgt. Lee Morgan"),
+                                  statement_id=i),
 }
 
 

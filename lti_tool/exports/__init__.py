@@ -1,0 +1,1 @@
+"""Renderers of the accreditation report: CSV (streamed), HTML (a template) and PDF."""
