@@ -13,13 +13,13 @@ from typing import Any
 
 import click
 from flask import Flask
-from gunicorn.app.base import BaseApplication
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from lti_tool import migrate
 from lti_tool.db import sessionmaker_for
 from lti_tool.lrs_mount import pepper
+from lti_tool.server import Gunicorn
 from xapi.lrs import auth
 
 
@@ -46,21 +46,8 @@ def lrs_serve(app: Flask, host: str, port: int, workers: int) -> None:
     migrate.upgrade(app.config["DATABASE_URL"])
     lrs_app = create_lrs_app(app.config["DATABASE_URL"], pepper(app), app.config["PUBLIC_URL"])
     click.echo(f"LRS at http://{host}:{port}/xapi/", err=True)
-    _Gunicorn(lrs_app, {"bind": f"{host}:{port}", "workers": workers, "worker_class": "gthread", "threads": 4,
-                        "timeout": 60, "graceful_timeout": 10, "keepalive": 5, "accesslog": "-"}).run()
-
-
-class _Gunicorn(BaseApplication):  # type: ignore[misc]  # gunicorn ships no type hints
-    def __init__(self, app: Flask, options: dict[str, Any]) -> None:
-        self.application, self.options = app, options
-        super().__init__()
-
-    def load_config(self) -> None:
-        for key, value in self.options.items():
-            self.cfg.set(key, value)
-
-    def load(self) -> Flask:
-        return self.application
+    Gunicorn(lrs_app, {"bind": f"{host}:{port}", "workers": workers, "worker_class": "gthread", "threads": 4,
+                       "timeout": 60, "graceful_timeout": 10, "keepalive": 5, "accesslog": "-"}).run()
 
 
 @lrs_group.group("clients")

@@ -15,7 +15,7 @@ from lti_tool.db import forget_engine
 log = logging.getLogger(__name__)
 
 
-class _Gunicorn(BaseApplication):  # type: ignore[misc]  # gunicorn ships no type hints
+class Gunicorn(BaseApplication):  # type: ignore[misc]  # gunicorn ships no type hints
     def __init__(self, app: Flask, options: dict[str, Any]) -> None:
         self.application = app
         self.options = options
@@ -66,7 +66,7 @@ def run(app: Flask, host: str, port: int, workers: int, register_demo: bool) -> 
         "when_ready": when_ready, "post_fork": post_fork, "post_worker_init": post_worker_init,
         "worker_exit": worker_exit,
     }
-    _Gunicorn(app, options).run()
+    Gunicorn(app, options).run()
 
 
 def _register_with_demo(app: Flask) -> None:

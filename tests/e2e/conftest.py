@@ -16,6 +16,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -153,9 +154,9 @@ def server(e2e_database_url: str, tmp_path_factory: pytest.TempPathFactory) -> I
         _stop(proc)
 
 
-@pytest.fixture(autouse=True)
-def watchdog(server: Server) -> Iterator[None]:
-    """Bound every end-to-end test; on expiry stop the server so that pending browser waits end."""
+@contextmanager
+def bounded(server: Server, seconds: float, what: str) -> Iterator[None]:
+    """Bound a block as the conftest's watchdog bounds a test: past ``seconds`` the server is stopped."""
     expired = threading.Event()
 
     def expire() -> None:
@@ -163,16 +164,22 @@ def watchdog(server: Server) -> Iterator[None]:
         if server.proc is not None:
             _stop(server.proc, graceful=False)
 
-    timer = threading.Timer(TEST_SECONDS, expire)
+    timer = threading.Timer(seconds, expire)
     timer.daemon = True
     timer.start()
     try:
         yield
     finally:
         timer.cancel()
-    if expired.is_set():
-        pytest.fail(f"the test ran over {TEST_SECONDS} s, so the server was stopped; its log:\n"
-                    f"{server.log_tail()}")
+        if expired.is_set():
+            pytest.fail(f"{what} ran over {seconds} s, so the server was stopped; its log:\n{server.log_tail()}")
+
+
+@pytest.fixture(autouse=True)
+def watchdog(server: Server) -> Iterator[None]:
+    """Bound every end-to-end test; on expiry stop the server so that pending browser waits end."""
+    with bounded(server, TEST_SECONDS, "the test"):
+        yield
 
 
 @pytest.fixture(scope="session")

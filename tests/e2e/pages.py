@@ -6,6 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 from playwright.sync_api import Frame, FrameLocator, Page, expect
 
@@ -142,3 +143,45 @@ def play(frame: FrameLocator, module: dict[str, Any], pick: Pick, decisions: int
             answered += 1
         frame.get_by_role("button", name="Continue").click()
     expect(frame.get_by_role("button", name="Try again")).to_be_visible()
+
+
+# --- the keyboard -----------------------------------------------------------------------------------
+
+_FOCUSED = """() => {
+    const el = document.activeElement;
+    if (!el || el === document.body) return null;
+    const label = el.labels && el.labels.length ? el.labels[0].textContent : (el.textContent || el.value || '');
+    const style = getComputedStyle(el);
+    return {tag: el.tagName.toLowerCase(), type: el.type || '', id: el.id, checked: !!el.checked,
+            value: el.value === undefined ? null : el.value,
+            name: label.replace(/\\s+/g, ' ').trim(), focusVisible: el.matches(':focus-visible'),
+            outline: style.outlineStyle, outlineWidth: parseFloat(style.outlineWidth) || 0,
+            shadow: style.boxShadow};
+}"""
+
+
+def focused_in_tool(page: Page) -> dict[str, Any] | None:
+    """Return the focused element of the tool's document, or None when focus is elsewhere (the LMS page)."""
+    if page.evaluate("() => document.activeElement && document.activeElement.tagName") != "IFRAME":
+        return None
+    found: dict[str, Any] | None = tool_document(page).evaluate(_FOCUSED)
+    return found
+
+
+def tab_to(page: Page, tag: str, name: str | None = None, *, kind: str | None = None,
+           element_id: str | None = None, max_tabs: int = 60, visible_focus: bool = False) -> dict[str, Any]:
+    """Press Tab until the tool's focused element is a ``tag`` (of this type, name or id); with
+    ``visible_focus``, check that it shows where the focus is."""
+    seen = []
+    for _ in range(max_tabs):
+        page.keyboard.press("Tab")
+        found = focused_in_tool(page)
+        seen.append(found and (found["tag"], found["id"] or found["name"]))
+        if found and found["tag"] == tag and (kind is None or found["type"] == kind) and (
+                name is None or found["name"] == name) and (element_id is None or found["id"] == element_id):
+            if visible_focus:
+                assert found["focusVisible"], f"{found} is focused but does not match :focus-visible"
+                assert (found["outline"] != "none" and found["outlineWidth"] >= 2) or found["shadow"] != "none", (
+                    f"no visible focus indicator on {found}")
+            return found
+    pytest.fail(f"{max_tabs} Tab presses never reached <{tag}> {name or element_id!r}; focus went through: {seen}")

@@ -11,11 +11,8 @@ from __future__ import annotations
 
 import csv
 import re
-import threading
 import zlib
 from base64 import a85decode
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -27,11 +24,13 @@ from playwright.sync_api import Browser, BrowserContext, FrameLocator, Locator, 
 from lti_tool.catalogue import by_slug
 from lti_tool.demo import roster
 
+from . import pages
 from .axe import assert_no_axe_violations
-from .conftest import TIMEOUT_MS, Server, _stop
+from .conftest import TIMEOUT_MS, Server, bounded
 from .pages import (
     best_choice,
     ensure_placement,
+    focused_in_tool,
     launch,
     open_course,
     play,
@@ -74,27 +73,6 @@ class Activity:
     in_progress: roster.Person
     failed: roster.Person
     never: roster.Person
-
-
-@contextmanager
-def bounded(server: Server, seconds: float, what: str) -> Iterator[None]:
-    """Bound a block as the conftest's watchdog bounds a test: past ``seconds`` the server is stopped."""
-    expired = threading.Event()
-
-    def expire() -> None:
-        expired.set()
-        if server.proc is not None:
-            _stop(server.proc, graceful=False)
-
-    timer = threading.Timer(seconds, expire)
-    timer.daemon = True
-    timer.start()
-    try:
-        yield
-    finally:
-        timer.cancel()
-        if expired.is_set():
-            pytest.fail(f"{what} ran over {seconds} s, so the server was stopped; its log:\n{server.log_tail()}")
 
 
 @pytest.fixture(scope="module")
@@ -430,40 +408,9 @@ def test_axe_on_the_administrators_course_picker_and_a_learners_403(
 
 # --- keyboard only ----------------------------------------------------------------------------------
 
-_FOCUSED = """() => {
-    const el = document.activeElement;
-    if (!el || el === document.body) return null;
-    const label = el.labels && el.labels.length ? el.labels[0].textContent : (el.textContent || el.value || '');
-    const style = getComputedStyle(el);
-    return {tag: el.tagName.toLowerCase(), id: el.id, value: el.value === undefined ? null : el.value,
-            name: label.replace(/\\s+/g, ' ').trim(), focusVisible: el.matches(':focus-visible'),
-            outline: style.outlineStyle, outlineWidth: parseFloat(style.outlineWidth) || 0,
-            shadow: style.boxShadow};
-}"""
-
-
-def focused_in_tool(page: Page) -> dict[str, Any] | None:
-    """Return the focused element of the tool's document, or None when focus is elsewhere (the LMS page)."""
-    if page.evaluate("() => document.activeElement && document.activeElement.tagName") != "IFRAME":
-        return None
-    found: dict[str, Any] | None = tool_document(page).evaluate(_FOCUSED)
-    return found
-
-
 def tab_to(page: Page, tag: str, name: str | None = None, element_id: str | None = None) -> dict[str, Any]:
-    """Press Tab until the tool's focused element is this ``tag`` (with this name or id); check it shows focus."""
-    seen = []
-    for _ in range(MAX_TABS):
-        page.keyboard.press("Tab")
-        found = focused_in_tool(page)
-        seen.append(found and (found["tag"], found["id"] or found["name"]))
-        if found and found["tag"] == tag and (name is None or found["name"] == name) and (
-                element_id is None or found["id"] == element_id):
-            assert found["focusVisible"], f"{found} is focused but does not match :focus-visible"
-            assert (found["outline"] != "none" and found["outlineWidth"] >= 2) or found["shadow"] != "none", (
-                f"no visible focus indicator on {found}")
-            return found
-    pytest.fail(f"{MAX_TABS} Tab presses never reached <{tag}> {name or element_id!r}; focus went through: {seen}")
+    """The shared Tab walk, with more room (the dashboard has more controls) and visible focus required."""
+    return pages.tab_to(page, tag, name, element_id=element_id, max_tabs=MAX_TABS, visible_focus=True)
 
 
 def choose_with_arrows(page: Page, value: str) -> None:

@@ -16,13 +16,20 @@ from lti_tool.demo import roster
 
 from .axe import assert_no_axe_violations
 from .conftest import Server
-from .pages import best_choice, best_path, ensure_placement, launch, read_module, squash, tool, tool_document
+from .pages import (
+    best_choice,
+    best_path,
+    ensure_placement,
+    focused_in_tool,
+    launch,
+    read_module,
+    squash,
+    tab_to,
+    tool,
+    tool_document,
+)
 
 pytestmark = pytest.mark.e2e
-
-# How many Tab presses may separate two controls (the tool's page and the LMS page around it together).
-MAX_TABS = 60
-
 
 # --- the player's contract --------------------------------------------------------------------------
 
@@ -84,36 +91,6 @@ def answer_with_mouse(page: Page, screen: dict[str, Any]) -> dict[str, Any]:
 
 
 # --- keyboard ---------------------------------------------------------------------------------------
-
-_FOCUSED = """() => {
-    const el = document.activeElement;
-    if (!el || el === document.body) return null;
-    const label = el.labels && el.labels.length ? el.labels[0].textContent : (el.textContent || el.value || '');
-    return {tag: el.tagName.toLowerCase(), type: el.type || '', name: label.replace(/\\s+/g, ' ').trim(),
-            checked: !!el.checked};
-}"""
-
-
-def focused_in_tool(page: Page) -> dict[str, Any] | None:
-    """Return the focused element of the tool's document, or None when focus is elsewhere (e.g. the LMS)."""
-    if page.evaluate("() => document.activeElement && document.activeElement.tagName") != "IFRAME":
-        return None
-    found: dict[str, Any] | None = tool_document(page).evaluate(_FOCUSED)
-    return found
-
-
-def tab_to(page: Page, tag: str, name: str | None = None, kind: str | None = None) -> dict[str, Any]:
-    """Press Tab until the tool's focused element is a ``tag`` (of this type, with this name)."""
-    seen = []
-    for _ in range(MAX_TABS):
-        page.keyboard.press("Tab")
-        found = focused_in_tool(page)
-        seen.append(found)
-        if found and found["tag"] == tag and (kind is None or found["type"] == kind) and (
-                name is None or found["name"] == name):
-            return found
-    pytest.fail(f"{MAX_TABS} Tab presses never reached <{tag}> {name!r}; focus went through: {seen}")
-
 
 def press_button(page: Page, name: str) -> None:
     tab_to(page, "button", name)
