@@ -66,7 +66,8 @@ def lrs_server(url: str) -> Iterator[tuple[str, httpx.BasicAuth]]:
     port = _free_port()
     root = f"http://127.0.0.1:{port}"
     factory = f"xapi.lrs.app:create_lrs_app({url!r}, {PEPPER!r}, {root!r})"
-    proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", "2",
+    proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "--no-control-socket", "--bind", f"127.0.0.1:{port}",
+                             "--workers", "2",
                              "--worker-class", "gthread", "--threads", "4", "--log-level", "warning", factory],
                             cwd=ROOT)
     try:

@@ -22,6 +22,9 @@ class Gunicorn(BaseApplication):  # type: ignore[misc]  # gunicorn ships no type
         super().__init__()
 
     def load_config(self) -> None:
+        # gunicorn 25+ opens a control socket at one fixed path per user; several servers on one machine
+        # (the app, `lrs serve`, test servers) would take it from each other, and we do not use it.
+        self.cfg.set("control_socket_disable", True)
         for key, value in self.options.items():
             self.cfg.set(key, value)
 

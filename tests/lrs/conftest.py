@@ -57,7 +57,7 @@ def lrs_server(database_url: str) -> Iterator[str]:
     port = _free_port()
     root = f"http://127.0.0.1:{port}"
     factory = f"xapi.lrs.app:create_lrs_app({database_url!r}, {PEPPER!r}, {root!r})"
-    cmd = [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", "2",
+    cmd = [sys.executable, "-m", "gunicorn", "--no-control-socket", "--bind", f"127.0.0.1:{port}", "--workers", "2",
            "--worker-class", "gthread", "--threads", "4", "--log-level", "warning", factory]
     proc = subprocess.Popen(cmd, cwd=ROOT)  # noqa: S603  (fixed arguments, our own interpreter)
     try:
