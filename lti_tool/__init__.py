@@ -10,20 +10,26 @@ from flask import Flask
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     """Build the Flask app: configuration, database hooks, blueprints and error pages."""
     app = Flask(__name__, instance_relative_config=True)
-    from lti_tool import config, db, errors, security
+    from lti_tool import config, db, errors, ratelimit, security
 
     config.load(app, test_config)
+    # Operations first: its request hooks (request id, request log, metrics) must wrap all others.
+    from lti_tool import ops
+
+    ops.init_app(app)
     db.init_app(app)
     errors.init_app(app)
     security.init_app(app)
+    ratelimit.init_app(app)
 
-    from lti_tool.blueprints import app_pages, lti, player, site, xapi_profile
+    from lti_tool.blueprints import api_docs, app_pages, lti, player, site, xapi_profile
 
     app.register_blueprint(site.bp)
     app.register_blueprint(lti.bp)
     app.register_blueprint(app_pages.bp)
     app.register_blueprint(player.bp)
     app.register_blueprint(xapi_profile.bp)
+    app.register_blueprint(api_docs.bp)
     from lti_tool.blueprints import dashboard
 
     app.register_blueprint(dashboard.bp)

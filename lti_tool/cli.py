@@ -41,9 +41,10 @@ def db() -> None:
 @click.pass_obj
 def db_upgrade(app: Flask) -> None:
     """Apply every migration and create the tool's first keys."""
-    migrate.upgrade(app.config["DATABASE_URL"])
-    with _transaction(app) as session:
-        keys.ensure_keys(session)
+    with migrate.exclusive(app.config["DATABASE_URL"]):
+        migrate.upgrade(app.config["DATABASE_URL"])
+        with _transaction(app) as session:
+            keys.ensure_keys(session)
     click.echo("database is at the newest revision")
 
 
@@ -59,18 +60,27 @@ def db_check(app: Flask) -> None:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.option("--workers", default=2, show_default=True, type=int)
+@click.option("--threads", default=4, show_default=True, type=click.IntRange(2),
+              help="Threads per worker (at least 2: the tool and the demo LMS call each other).")
+@click.option("--timeout", default=60, show_default=True, type=int, help="Seconds before a stuck worker is replaced.")
+@click.option("--graceful-timeout", default=10, show_default=True, type=int,
+              help="Seconds a stopping worker gets to finish its requests.")
+@click.option("--keepalive", default=5, show_default=True, type=int,
+              help="Seconds an idle client connection stays open (behind a proxy: longer than its idle timeout).")
 @click.pass_obj
-def serve(app: Flask, host: str, port: int, workers: int) -> None:
+def serve(app: Flask, /, host: str, port: int, workers: int, **tuning: int) -> None:
     """Migrate, then run the app under gunicorn."""
     from lti_tool.demo.registration import current_tool
     from lti_tool.server import run
 
-    migrate.upgrade(app.config["DATABASE_URL"])
-    with _transaction(app) as session:
-        keys.ensure_keys(session)
-        register_demo = app.config["DEMO_LMS"] and current_tool(session) is None
+    # Instances starting together take turns: the first migrates, the others find nothing to do.
+    with migrate.exclusive(app.config["DATABASE_URL"]):
+        migrate.upgrade(app.config["DATABASE_URL"])
+        with _transaction(app) as session:
+            keys.ensure_keys(session)
+            register_demo = app.config["DEMO_LMS"] and current_tool(session) is None
     dispose_engine(app)
-    run(app, host, port, workers, register_demo=register_demo)
+    run(app, host, port, workers, register_demo=register_demo, tuning=tuning)
 
 
 @main.group("platforms")

@@ -15,6 +15,7 @@ from typing import Any
 import click
 import httpx
 from flask import Flask
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from lti_tool import http, lrs_mount
@@ -38,8 +39,13 @@ def _transaction(app: Flask) -> Iterator[Session]:
 
 def builtin(app: Flask) -> Destination:
     """The default destination: the built-in LRS, with the worker's own client (created if missing)."""
-    with _transaction(app) as session:
-        credentials = ensure_worker_client(session, lrs_mount.pepper(app))
+    try:
+        with _transaction(app) as session:
+            credentials = ensure_worker_client(session, lrs_mount.pepper(app))
+    except IntegrityError:
+        # Another worker or instance, starting at the same moment, created it first: it is there now.
+        with _transaction(app) as session:
+            credentials = ensure_worker_client(session, lrs_mount.pepper(app))
     return targets.builtin_destination(app.config, credentials)
 
 
@@ -95,10 +101,17 @@ def register(main: click.Group) -> None:
 
 @click.command()
 @click.option("--once", is_flag=True, help="Deliver everything that can go now, then exit.")
+# Operations (lti_tool.ops): the worker's own Prometheus metrics, and logs in UPSTANDER_LOG_FORMAT.
+@click.option("--metrics-port", type=int, default=None, help="Serve Prometheus metrics on this port.")
+@click.option("--metrics-host", default="127.0.0.1", show_default=True, help="Address for --metrics-port.")
 @click.pass_obj
-def worker(app: Flask, once: bool) -> None:
+def worker(app: Flask, once: bool, metrics_port: int | None, metrics_host: str) -> None:
     """Deliver queued xAPI statements to their LRS (until SIGTERM/SIGINT)."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from lti_tool.ops import logs, metrics
+
+    logs.configure(app.config, default_format="text")
+    if metrics_port is not None:
+        metrics.serve_standalone(sessionmaker_for(app), metrics_host, metrics_port)
     delivery = make_worker(app)
     try:
         if once:

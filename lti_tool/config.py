@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import tempfile
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -47,6 +48,33 @@ def defaults(instance_path: str) -> dict[str, Any]:
         "LRS_ENDPOINT": "",
         "LRS_KEY": "",
         "LRS_SECRET": "",
+        # Rate limits (lti_tool.ratelimit): off only for a deployment that limits upstream.
+        "RATE_LIMITS_ENABLED": True,
+        # Empty: counters in each process's memory; a redis:// URL shares them across processes and hosts.
+        "RATE_LIMIT_REDIS_URL": "",
+        # Prefix of the Redis keys, so installations can share one Redis.
+        "RATE_LIMIT_KEY_PREFIX": "upstander:ratelimit:",
+        # Per client address; N/second|minute|hour|day or off. A whole shift launching from one agency
+        # NAT address at roll call stays well under these; a flood does not.
+        "RATE_LIMIT_LOGIN": "600/minute",
+        "RATE_LIMIT_LAUNCH": "600/minute",
+        # Dynamic Registration is an administrator's rare action.
+        "RATE_LIMIT_REGISTER": "30/hour",
+        # Per LRS client key (per address without credentials); the delivery worker is exempt.
+        "RATE_LIMIT_LRS": "6000/minute",
+        # --- Operations (lti_tool.ops) ---
+        # Number of reverse proxies in front of the app whose X-Forwarded-For/-Proto/-Host are trusted
+        # (werkzeug ProxyFix); 0 trusts none, so a client cannot fake its address or HTTPS.
+        "PROXY_FIX": 0,
+        # /readyz fails when the oldest statement still queued for delivery is older than this (seconds).
+        "READY_OUTBOX_MAX_AGE": 900,
+        # When set, /metrics requires "Authorization: Bearer <token>"; when empty, it answers only
+        # requests from this machine (loopback, not forwarded by a proxy).
+        "METRICS_TOKEN": "",
+        # json (one object per line) or text; empty: json for `serve`, text for the other commands.
+        "LOG_FORMAT": "",
+        # Lowest level logged (DEBUG, INFO, WARNING, ERROR).
+        "LOG_LEVEL": "INFO",
     }
 
 
@@ -62,13 +90,18 @@ def secret_key(instance_path: str) -> str:
         return path.read_text().strip()
     path.parent.mkdir(parents=True, exist_ok=True)
     key = secrets.token_urlsafe(48)
-    # O_EXCL: two processes starting together must agree on one key.
+    # Two processes starting together must agree on one key, and neither may read the file half
+    # written (an empty key): write a private temp file, then link it into place, which fails if
+    # another process got there first.
+    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=".secret_key.")
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(key)
+        os.link(temp, path)
     except FileExistsError:
         return path.read_text().strip()
-    with os.fdopen(fd, "w") as handle:
-        handle.write(key)
+    finally:
+        os.unlink(temp)
     return key
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, Response, jsonify, render_template, request
+from flask import Flask, Response, g, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 
 from lti_tool.db import rollback_request
@@ -36,18 +36,26 @@ def problem(status: int, title: str, detail: str | None = None, code: str | None
 
 def _lti_error(exc: LtiError) -> Response | tuple[str, int]:
     rollback_request()
+    g.lti_error_code = exc.code  # the reason label of the launch rejection metric (lti_tool.ops.metrics)
     log.info("refused: %s", exc.code, extra={"code": exc.code, "detail": exc.detail})
     if wants_json():
         return problem(exc.status, exc.message, exc.detail, exc.code)
     return render_template("error.html", error=exc), exc.status
 
 
-def _http_error(exc: HTTPException) -> Response | tuple[str, int]:
+def _http_error(exc: HTTPException) -> Response:
     rollback_request()
     status = exc.code or 500
     if wants_json():
-        return problem(status, exc.name, exc.description)
-    return render_template("http_error.html", status=status, title=exc.name, detail=exc.description), status
+        response = problem(status, exc.name, exc.description)
+    else:
+        response = Response(render_template("http_error.html", status=status, title=exc.name,
+                                            detail=exc.description), status, mimetype="text/html")
+    # Keep what the exception says beyond its body: WWW-Authenticate on a 401, Allow on a 405.
+    for name, value in exc.get_headers():
+        if name in ("WWW-Authenticate", "Allow", "Retry-After"):
+            response.headers.add(name, value)
+    return response
 
 
 def init_app(app: Flask) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from typing import Any
 
@@ -10,6 +11,7 @@ import httpx
 from flask import Flask
 from gunicorn.app.base import BaseApplication
 
+from lti_tool import embedded_delivery
 from lti_tool.db import forget_engine
 
 log = logging.getLogger(__name__)
@@ -32,7 +34,8 @@ class Gunicorn(BaseApplication):  # type: ignore[misc]  # gunicorn ships no type
         return self.application
 
 
-def run(app: Flask, host: str, port: int, workers: int, register_demo: bool) -> None:
+def run(app: Flask, host: str, port: int, workers: int, register_demo: bool, *,
+        tuning: dict[str, int] | None = None) -> None:
     """Serve until stopped; with ``register_demo``, register the tool with the demo LMS over HTTP.
 
     The master process forks the workers, so it runs no thread of ours and holds no database
@@ -41,18 +44,22 @@ def run(app: Flask, host: str, port: int, workers: int, register_demo: bool) -> 
     master, and the caller checks the database before gunicorn starts.
     """
 
-    delivery = _EmbeddedDelivery(app)
+    # The xAPI outbox is delivered by `serve` too (one worker at a time, see lti_tool.embedded_delivery).
+    delivery = None
+    if app.config.get("XAPI_EMBEDDED_WORKER", True):
+        delivery = embedded_delivery.EmbeddedDelivery(app, embedded_delivery.lock_file(app.instance_path, os.getpid()))
 
     def post_worker_init(worker: Any) -> None:
         # age counts workers spawned: only the very first one registers, once.
         if register_demo and worker.age == 1:
             threading.Thread(target=_register_with_demo, args=(app,), daemon=True).start()
-        # The first worker also delivers the xAPI outbox, so `serve` alone delivers statements.
-        if worker.age == 1 and app.config.get("XAPI_EMBEDDED_WORKER", True):
+        # Every worker, replacements included, competes for the delivery lock; the holder delivers.
+        if delivery is not None:
             delivery.start()
 
     def worker_exit(server: Any, worker: Any) -> None:
-        delivery.stop()
+        if delivery is not None:
+            delivery.stop()
 
     def when_ready(server: Any) -> None:
         print(f"Upstander is running. Open {app.config['DEMO_LMS_URL']}/demo-lms/ "  # noqa: T201
@@ -69,7 +76,18 @@ def run(app: Flask, host: str, port: int, workers: int, register_demo: bool) -> 
         "when_ready": when_ready, "post_fork": post_fork, "post_worker_init": post_worker_init,
         "worker_exit": worker_exit,
     }
-    Gunicorn(app, options).run()
+    # `serve --threads/--timeout/--graceful-timeout/--keepalive` (behind a proxy, see the README's "Deploying").
+    options.update(tuning or {})
+    # Operations (lti_tool.ops): JSON logs instead of gunicorn's access log, multiprocess metrics.
+    from lti_tool import ops
+
+    master = os.getpid()
+    try:
+        Gunicorn(app, ops.gunicorn_options(app, options)).run()
+    finally:
+        # Workers leave through this frame too (gunicorn forks inside run()); only the master cleans up.
+        if delivery is not None and os.getpid() == master:
+            embedded_delivery.remove(delivery.path)
 
 
 def _register_with_demo(app: Flask) -> None:
@@ -81,32 +99,3 @@ def _register_with_demo(app: Flask) -> None:
         log.warning("demo LMS registration: HTTP %s", response.status_code)
     except httpx.HTTPError as exc:
         log.warning("demo LMS registration failed: %s", exc)
-
-
-class _EmbeddedDelivery:
-    """The outbox delivery loop as a thread of one gunicorn worker; ``stop`` ends it between cycles."""
-
-    def __init__(self, app: Flask) -> None:
-        self.app = app
-        self.stop_event = threading.Event()
-        self.thread: threading.Thread | None = None
-
-    def start(self) -> None:
-        self.thread = threading.Thread(target=self._run, name="xapi-delivery", daemon=True)
-        self.thread.start()
-
-    def _run(self) -> None:
-        from lti_tool.cli_xapi import make_worker
-
-        worker = make_worker(self.app)
-        try:
-            worker.run(self.stop_event)
-        finally:
-            worker.close()
-
-    def stop(self) -> None:
-        if self.thread is not None:
-            self.stop_event.set()
-            # A request in flight ends within the LRS timeouts; gunicorn's graceful timeout bounds the wait.
-            self.thread.join(timeout=float(self.app.config.get("XAPI_CONNECT_TIMEOUT", 5.0))
-                             + float(self.app.config.get("XAPI_READ_TIMEOUT", 15.0)))

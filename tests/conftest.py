@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from lti_tool import create_app, migrate
 from lti_tool.db import ALL_METADATA, sessionmaker_for
+from lti_tool.services import platforms as platforms_service
 
 TOOL_URL = "http://tool.test"
 LMS_URL = "http://lms.test"
@@ -62,6 +63,8 @@ def app(database_url: str, tmp_path: Path) -> Iterator[Flask]:
         "PUBLIC_URL": TOOL_URL, "DEMO_LMS_URL": LMS_URL, "DEMO_LMS": True,
     })
     app.instance_path = str(tmp_path)
+    # Each test starts with no key-set refetch remembered (platform ids are reused between tests).
+    platforms_service._refetched.clear()
     router = Router(app)
     app.extensions["upstander.router"] = router
     app.extensions["upstander.http"] = httpx.Client(transport=router)

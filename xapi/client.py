@@ -5,6 +5,7 @@ read timeouts, the xAPI version header and Basic auth. Network errors surface as
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
@@ -13,6 +14,7 @@ from urllib.parse import urljoin
 
 import httpx
 
+from xapi import metrics
 from xapi.db import utcnow
 from xapi.targets import Destination
 
@@ -60,6 +62,7 @@ class LrsClient:
     def __init__(self, destination: Destination, *, connect_timeout: float, read_timeout: float,
                  transport: httpx.BaseTransport | None = None) -> None:
         self.endpoint = destination.endpoint if destination.endpoint.endswith("/") else destination.endpoint + "/"
+        self.key = destination.key  # the metrics label: a key, never the endpoint URL
         self._http = httpx.Client(
             auth=httpx.BasicAuth(destination.username, destination.password),
             headers={"X-Experience-API-Version": XAPI_VERSION},
@@ -70,18 +73,29 @@ class LrsClient:
     def close(self) -> None:
         self._http.close()
 
+    def _request(self, operation: str, method: str, url: str, **kwargs: Any) -> httpx.Response:
+        """Send one request, timing it for the metrics (also when no answer comes)."""
+        started, status = time.perf_counter(), None
+        try:
+            response = self._http.request(method, url, **kwargs)
+            status = response.status_code
+            return response
+        finally:
+            metrics.observe_request(self.key, operation, status, time.perf_counter() - started)
+
     def post_statements(self, statements: Sequence[dict[str, Any]]) -> Answer:
-        response = self._http.post(self.endpoint + "statements", json=list(statements))
+        response = self._request("post_statements", "POST", self.endpoint + "statements", json=list(statements))
         if response.is_success:
             return Answer(response.status_code, "")
         return Answer(response.status_code, reason(response), retry_after(response))
 
     def statement_status(self, statement_id: str) -> int:
         """GET one statement by id: 200 when the LRS has it, 404 when not (other statuses as they come)."""
-        return self._http.get(self.endpoint + "statements", params={"statementId": statement_id}).status_code
+        return self._request("get_statement", "GET", self.endpoint + "statements",
+                             params={"statementId": statement_id}).status_code
 
     def about(self) -> dict[str, Any]:
-        response = self._http.get(self.endpoint + "about")
+        response = self._request("about", "GET", self.endpoint + "about")
         response.raise_for_status()
         body: dict[str, Any] = response.json()
         return body
@@ -91,7 +105,7 @@ class LrsClient:
         url: str | None = self.endpoint + "statements"
         params: dict[str, str] | None = {"registration": registration, "since": since, "format": "ids"}
         while url:
-            response = self._http.get(url, params=params)
+            response = self._request("query_statements", "GET", url, params=params)
             response.raise_for_status()
             body = response.json()
             yield from (str(item["id"]) for item in body.get("statements", []))

@@ -24,7 +24,7 @@ from typing import Any
 import httpx
 from sqlalchemy.orm import Session
 
-from xapi import outbox, targets
+from xapi import metrics, outbox, targets
 from xapi.client import ClientPool, LrsClient
 from xapi.targets import Destination
 
@@ -101,6 +101,8 @@ class Sender:
         outcome = Outcome()
         if items:
             self._post(list(items), outcome)
+            metrics.record_outcome(self.client.key, len(outcome.sent), len(outcome.dead),
+                                   retry=outcome.retry is not None, paused=outcome.paused is not None)
         return outcome
 
     def _may_go_on(self, outcome: Outcome) -> bool:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, redirect, render_template, request, url_for
+from typing import Any
+
+from flask import Blueprint, Response, current_app, g, redirect, render_template, request, url_for
 from marshmallow import ValidationError
 from werkzeug.exceptions import BadRequest, Forbidden
 from werkzeug.wrappers import Response as BaseResponse
@@ -19,9 +21,30 @@ bp = Blueprint("app_pages", __name__, url_prefix="/app/<sid>")
 
 
 def tool_session(sid: str) -> ToolSession:
-    """Return the session named in the URL, if this browser holds its cookie."""
+    """Return the session named in the URL, if this browser holds its cookie (or the URL its secret)."""
     token = request.cookies.get(security.SESSION_COOKIE_PREFIX + sid)
-    return launches.load_session(db.session(), sid, token)
+    s = launches.load_session(db.session(), sid, token)
+    if s.url_bound:
+        # Templates and views build links from ``s.id``; _keep_url_secret puts the secret back into them.
+        g.url_bound_sid = (s.id, sid)
+    return s
+
+
+@bp.app_url_defaults
+def _keep_url_secret(endpoint: str, values: dict[str, Any]) -> None:
+    # A URL-bound session (opened through platform storage: no cookies) needs its secret in every link.
+    bound: tuple[str, str] | None = g.get("url_bound_sid")
+    if bound is not None and values.get("sid") == bound[0]:
+        values["sid"] = bound[1]
+
+
+@bp.after_app_request
+def _no_referrer_for_url_secrets(response: Response) -> Response:
+    # The secret in this page's URL must not travel in Referer, even to this origin (its access logs).
+    if g.get("url_bound_sid") is not None:
+        response.headers["Referrer-Policy"] = "no-referrer"
+        response.headers.setdefault("Cache-Control", "no-store")
+    return response
 
 
 def _require_coordinator(s: ToolSession) -> None:

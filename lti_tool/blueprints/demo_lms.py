@@ -90,9 +90,18 @@ def _launch(link_id: int | None, tamper: bool) -> str:
     if tool is None:
         raise PageError("no tool is registered yet: register Upstander from the course page first")
     user_id = request.args.get("user", "")
-    url = launch.start(db.session(), _site(), tool, user_id, link_id, tamper)
-    return render_template("demo/launch.html", url=url, person=roster.find(user_id), link_id=link_id,
-                           tamper=tamper)
+    # ?storage=off launches without LTI Platform Storage, to show the tool's new-window fallback.
+    storage = request.args.get("storage") != "off"
+    started = launch.start(db.session(), _site(), tool, user_id, link_id, tamper, storage)
+    return render_template("demo/launch.html", started=started, person=roster.find(user_id), link_id=link_id,
+                           tamper=tamper, storage=storage, storage_frame=launch.STORAGE_FRAME)
+
+
+@bp.get("/platform-storage")
+def platform_storage() -> str:
+    """Serve the frame that keeps data for the tool during a launch (LTI Platform Storage, by postMessage)."""
+    return render_template("demo/platform_storage.html", tool_origin=_site().tool_origin,
+                           frame_name=launch.STORAGE_FRAME)
 
 
 @bp.route("/auth", methods=["GET", "POST"])

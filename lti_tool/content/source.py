@@ -48,6 +48,28 @@ def read(path: Path) -> Document:
     except (OSError, UnicodeDecodeError) as exc:
         doc.problem((), f"cannot read the file: {exc}")
         return doc
+    try:
+        _parse(doc, text)
+    except yaml.reader.ReaderError as exc:
+        # A control character (or similar) is refused before the parser has a mark: locate it by position.
+        doc.problem_at(text.count("\n", 0, exc.position) + 1, f"YAML error: {str(exc).splitlines()[0]}")
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        doc.problem_at(mark.line + 1 if mark else 1, f"YAML syntax error: {exc.problem or exc.context}")
+    except (yaml.YAMLError, ValueError) as exc:
+        # PyYAML raises a bare ValueError for impossible dates such as 2026-13-01.
+        doc.problem((), f"YAML error: {exc}")
+    except RecursionError:
+        # PyYAML composes nested collections recursively; thousands of levels exhaust the stack.
+        doc.data = None
+        doc.problem((), "YAML error: the data is nested too deeply")
+    if doc.data is None and not doc.problems:
+        doc.problem((), "the file is empty")
+    return doc
+
+
+def _parse(doc: Document, text: str) -> None:
+    """Parse the text into ``doc.data`` and record the line of every key path."""
     loader = yaml.SafeLoader(text)
     try:
         node = loader.get_single_node()
@@ -55,17 +77,8 @@ def read(path: Path) -> Document:
             # Construct first: resolving merge keys ("<<") rewrites the node tree we walk next.
             doc.data = loader.construct_document(node)
             _walk(doc, node, ())
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        doc.problem_at(mark.line + 1 if mark else 1, f"YAML syntax error: {exc.problem or exc.context}")
-    except (yaml.YAMLError, ValueError) as exc:
-        # PyYAML raises a bare ValueError for impossible dates such as 2026-13-01.
-        doc.problem((), f"YAML error: {exc}")
     finally:
         loader.dispose()
-    if doc.data is None and not doc.problems:
-        doc.problem((), "the file is empty")
-    return doc
 
 
 def _walk(doc: Document, node: yaml.Node, key_path: KeyPath) -> None:

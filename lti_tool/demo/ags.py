@@ -19,6 +19,8 @@ CONTAINER_TYPE = "application/vnd.ims.lis.v2.lineitemcontainer+json"
 SCORE_TYPE = "application/vnd.ims.lis.v1.score+json"
 RESULTS_TYPE = "application/vnd.ims.lis.v2.resultcontainer+json"
 SCOPE_LINEITEM_READONLY = "https://purl.imsglobal.org/spec/lti-ags/scope/lineitem.readonly"
+# Ids are INTEGER columns: a larger number from a URL names no row, and the database would refuse to compare it.
+MAX_ID = 2**31 - 1
 
 
 def line_item_json(site: Site, item: DemoLineItem) -> dict[str, Any]:
@@ -32,6 +34,8 @@ def line_item_json(site: Site, item: DemoLineItem) -> dict[str, Any]:
 
 def list_line_items(session: Session, site: Site, filters: dict[str, str]) -> list[dict[str, Any]]:
     """Return the course's line items, filtered as AGS §3.2.4 allows."""
+    if any("\x00" in value for value in filters.values()):
+        return []  # no stored value holds U+0000 (PostgreSQL could not even compare it)
     stmt = select(DemoLineItem).order_by(DemoLineItem.id)
     if "resource_id" in filters:
         stmt = stmt.where(DemoLineItem.resource_id == filters["resource_id"])
@@ -42,9 +46,14 @@ def list_line_items(session: Session, site: Site, filters: dict[str, str]) -> li
     return [line_item_json(site, item) for item in session.scalars(stmt)]
 
 
+def _is_id(text: str) -> bool:
+    # ASCII only: str.isdigit() also accepts digits that int() refuses, like "²".
+    return text.isascii() and text.isdigit() and int(text) <= MAX_ID
+
+
 def _link_id(session: Session, resource_link_id: str) -> int | None:
     number = resource_link_id.removeprefix("link-")
-    link = session.get(DemoLink, int(number)) if number.isdigit() else None
+    link = session.get(DemoLink, int(number)) if _is_id(number) else None
     return link.id if link is not None else None
 
 
@@ -64,7 +73,7 @@ def create_line_item(session: Session, site: Site, data: dict[str, Any]) -> dict
 
 def get_line_item(session: Session, item_id: int) -> DemoLineItem:
     """Return a line item or refuse with 404."""
-    item = session.get(DemoLineItem, item_id)
+    item = session.get(DemoLineItem, item_id) if 0 < item_id <= MAX_ID else None
     if item is None:
         raise ApiError(f"there is no line item {item_id}", "lineitem", 404)
     return item

@@ -20,6 +20,9 @@ from .site import Site
 DEFAULT_LINK_TITLE = "Upstander — course home"
 # A launch page left open for a while can still be used; an hour is what real LMSs allow too.
 HINT_MAX_AGE = 3600
+# LTI Platform Storage: the name of the launch page's frame that keeps data for the tool (sent to the
+# tool as ``lti_storage_target``).
+STORAGE_FRAME = "lti-platform-storage"
 
 
 @dataclass(frozen=True)
@@ -79,30 +82,45 @@ def target_link_uri(tool: DemoTool, link: DemoLink | None, message_type: str) ->
     return str(config["target_link_uri"])
 
 
-def login_url(site: Site, tool: DemoTool, link: DemoLink | None, hint: MessageHint) -> str:
-    """Return the tool's login initiation URL for this launch (LTI core §4.1, third-party login)."""
-    query = urlencode({
+def login_url(site: Site, tool: DemoTool, link: DemoLink | None, hint: MessageHint, storage: bool = False) -> str:
+    """Return the tool's login initiation URL for this launch (LTI core §4.1, third-party login).
+
+    With ``storage`` the login names the frame offering LTI Platform Storage (``lti_storage_target``).
+    """
+    params = {
         "iss": site.issuer,
         "login_hint": hint.user_id,
         "target_link_uri": target_link_uri(tool, link, hint.message_type),
         "lti_message_hint": hint.dumps(site),
         "client_id": tool.client_id,
         "lti_deployment_id": tool.deployment_id,
-    })
-    return f"{tool.config['initiate_login_uri']}?{query}"
+    }
+    if storage:
+        params["lti_storage_target"] = STORAGE_FRAME
+    return f"{tool.config['initiate_login_uri']}?{urlencode(params)}"
+
+
+@dataclass(frozen=True)
+class Started:
+    """The launch page's two login URLs: for its iframe, and for a new window (without platform storage)."""
+
+    frame_url: str
+    window_url: str
 
 
 def start(session: Session, site: Site, tool: DemoTool, user_id: str, link_id: int | None,
-          tamper: bool = False) -> str:
-    """Check who launches what and return the tool's login URL for the launch page's iframe."""
+          tamper: bool = False, storage: bool = True) -> Started:
+    """Check who launches what and return the tool's login URLs for the launch page."""
     person = roster.find(user_id)
     if person is None:
         raise PageError(f"nobody with user id {user_id!r} is enrolled in the course", "user")
     if link_id is None:
         if not person.is_coordinator:
             raise PageError(f"{person.name} cannot add modules: only instructors can", "user")
-        return login_url(site, tool, None, MessageHint(user_id, c.DEEP_LINKING_REQUEST))
-    link = session.get(DemoLink, link_id)
-    if link is None or link.tool_id != tool.id:
-        raise PageError(f"there is no placement {link_id} in the course", "link")
-    return login_url(site, tool, link, MessageHint(user_id, c.RESOURCE_LINK_REQUEST, link.id, tamper))
+        link, hint = None, MessageHint(user_id, c.DEEP_LINKING_REQUEST)
+    else:
+        link = session.get(DemoLink, link_id)
+        if link is None or link.tool_id != tool.id:
+            raise PageError(f"there is no placement {link_id} in the course", "link")
+        hint = MessageHint(user_id, c.RESOURCE_LINK_REQUEST, link.id, tamper)
+    return Started(login_url(site, tool, link, hint, storage), login_url(site, tool, link, hint))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from marshmallow import EXCLUDE, INCLUDE, Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import EXCLUDE, INCLUDE, Schema, ValidationError, fields, pre_load, validate, validates_schema
 
 from lti_tool.lti import claims as c
 
@@ -24,6 +24,26 @@ def _includes(*required: str) -> validate.Validator:
             raise ValidationError(f"must include {', '.join(missing)}")
 
     return check  # type: ignore[return-value]  # marshmallow accepts any callable as a validator
+
+
+def _contains_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_contains_nul(k) or _contains_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_contains_nul(v) for v in value)
+    return False
+
+
+class NoNulSchema(Schema):
+    """Refuse U+0000 anywhere in the input: PostgreSQL stores it neither in text nor in JSONB."""
+
+    @pre_load
+    def _no_nul(self, data: Any, **kwargs: Any) -> Any:
+        if _contains_nul(data):
+            raise ValidationError("must not contain the character U+0000", "body")
+        return data
 
 
 class MessageSchema(Schema):
@@ -47,7 +67,7 @@ class ToolConfigurationSchema(Schema):
     claims = fields.List(fields.String())
 
 
-class RegistrationSchema(Schema):
+class RegistrationSchema(NoNulSchema):
     """OpenID Connect client metadata with the LTI extensions (LTI Dynamic Registration §3.1)."""
 
     class Meta:
@@ -67,7 +87,7 @@ class RegistrationSchema(Schema):
     tool_configuration = fields.Nested(ToolConfigurationSchema, required=True, data_key=c.TOOL_CONFIGURATION)
 
 
-class LineItemSchema(Schema):
+class LineItemSchema(NoNulSchema):
     """An AGS line item as a tool creates it (AGS 2.0 §3.2)."""
 
     class Meta:
@@ -80,7 +100,7 @@ class LineItemSchema(Schema):
     resourceLinkId = fields.String(load_default=None)
 
 
-class ScoreSchema(Schema):
+class ScoreSchema(NoNulSchema):
     """An AGS score publication (AGS 2.0 §3.4)."""
 
     class Meta:

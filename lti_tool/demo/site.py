@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from itsdangerous import URLSafeTimedSerializer
 
@@ -26,6 +27,12 @@ class Site:
     def url(self, path: str) -> str:
         """Return the absolute URL of a demo page; always built from DEMO_LMS_URL, never the request."""
         return self.issuer + path
+
+    @property
+    def tool_origin(self) -> str:
+        """Return scheme://host[:port] of the tool: the only origin the storage frame answers."""
+        parts = urlsplit(self.tool_url)
+        return f"{parts.scheme}://{parts.netloc}"
 
     @property
     def token_endpoint(self) -> str:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeGuard
 
 from joserfc import jws
 from joserfc.errors import JoseError
@@ -16,6 +17,10 @@ from lti_tool.lti import errors
 
 # Return the platform's key set; True forces a refetch (after an unknown kid).
 KeyLookup = Callable[[bool], KeySet]
+# The user (sub), deployment, context and resource link ids "MUST NOT exceed 255 ASCII characters" (LTI 1.3 core).
+MAX_ID_LENGTH = 255
+# exp must be a date the tool can keep (the used nonce is kept an hour past it): before 9999-12-31.
+_LAST_EXP = 253_402_300_799 - 3600
 
 
 @dataclass(frozen=True)
@@ -93,12 +98,29 @@ def _check_identity(token_claims: dict[str, Any], expected: Expected) -> None:
 
 def _check_times(token_claims: dict[str, Any], expected: Expected) -> None:
     exp, iat = token_claims.get("exp"), token_claims.get("iat")
-    if not isinstance(exp, int | float) or not isinstance(iat, int | float):
+    if not _is_number(exp) or not _is_number(iat):
         raise errors.ClaimMissing("exp and iat must be numbers")
+    if exp >= _LAST_EXP:
+        raise errors.ClaimInvalid(f"exp {exp!r} is not a date before the year 9999")
     if exp + expected.leeway < expected.now:
         raise errors.TokenExpired()
     if iat - expected.leeway > expected.now:
         raise errors.TokenFromFuture()
+
+
+def _is_number(value: Any) -> TypeGuard[int | float]:
+    # JSON numbers only: not true/false (bool is an int in Python), not NaN or Infinity (which Python's
+    # JSON parser accepts, and which compare false with every time, so would never expire).
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    return not isinstance(value, float) or math.isfinite(value)
+
+
+def _check_id(name: str, value: Any) -> None:
+    if not value:
+        raise errors.ClaimMissing(name)
+    if not isinstance(value, str) or len(value) > MAX_ID_LENGTH:
+        raise errors.ClaimInvalid(f"{name} must be a string of at most {MAX_ID_LENGTH} characters")
 
 
 def _check_lti(token_claims: dict[str, Any], expected: Expected) -> None:
@@ -111,28 +133,36 @@ def _check_lti(token_claims: dict[str, Any], expected: Expected) -> None:
     if message_type not in c.SUPPORTED_MESSAGES:
         raise errors.MessageTypeInvalid(f"message_type is {message_type!r}")
     deployment_id = token_claims.get(c.DEPLOYMENT_ID)
-    if not deployment_id:
-        raise errors.ClaimMissing("deployment_id")
+    _check_id("deployment_id", deployment_id)
     if deployment_id not in expected.deployment_ids:
         raise errors.DeploymentUnknown(f"deployment {deployment_id!r}")
-    if not isinstance(token_claims.get(c.ROLES), list):
+    roles = token_claims.get(c.ROLES)
+    if not isinstance(roles, list):
         raise errors.ClaimMissing("roles")
-    if not token_claims.get("sub"):
-        raise errors.ClaimMissing("sub (the user)")
+    if not all(isinstance(role, str) for role in roles):
+        raise errors.ClaimInvalid("roles must be a list of role URIs (strings)")
+    _check_id("sub (the user)", token_claims.get("sub"))
     _check_message(message_type, token_claims)
 
 
 def _check_message(message_type: str, token_claims: dict[str, Any]) -> None:
     if message_type == c.RESOURCE_LINK_REQUEST:
         link = token_claims.get(c.RESOURCE_LINK)
-        if not isinstance(link, dict) or not link.get("id"):
-            raise errors.ClaimMissing("resource_link.id")
-        if not token_claims.get(c.TARGET_LINK_URI):
-            raise errors.ClaimMissing("target_link_uri")
+        _check_id("resource_link.id", link.get("id") if isinstance(link, dict) else None)
+        _check_url(token_claims.get(c.TARGET_LINK_URI), "target_link_uri")
     else:
         settings = token_claims.get(c.DEEP_LINKING_SETTINGS)
-        if not isinstance(settings, dict) or not settings.get("deep_link_return_url"):
-            raise errors.ClaimMissing("deep_linking_settings.deep_link_return_url")
+        _check_url(settings.get("deep_link_return_url") if isinstance(settings, dict) else None,
+                   "deep_linking_settings.deep_link_return_url")
     context = token_claims.get(c.CONTEXT)
     if context is not None and (not isinstance(context, dict) or not context.get("id")):
         raise errors.ClaimInvalid("context.id")
+    if context is not None:
+        _check_id("context.id", context["id"])
+
+
+def _check_url(value: Any, name: str) -> None:
+    if not value:
+        raise errors.ClaimMissing(name)
+    if not isinstance(value, str):
+        raise errors.ClaimInvalid(f"{name} must be a URL (a string)")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, String, UniqueConstraint, true
+from sqlalchemy import ForeignKey, String, UniqueConstraint, false, true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from lti_tool.db import Base, utcnow
@@ -23,6 +23,13 @@ class LoginState(Base):
     target_link_uri: Mapped[str] = mapped_column(String(1024))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(index=True)
+    # The login request as the platform sent it, so that a launch refused for want of the state
+    # cookie can offer to start the same login again in a top-level window (issue 7).
+    login_params: Mapped[dict[str, Any] | None] = mapped_column(default=None)
+    # LTI Platform Storage: the frame the platform named in ``lti_storage_target``, and the SHA-256 of
+    # the secret the login page put there; the launch may present that secret instead of the cookie.
+    storage_target: Mapped[str | None] = mapped_column(String(255), default=None)
+    storage_secret_hash: Mapped[str | None] = mapped_column(String(64), default=None)
 
     platform: Mapped[Platform] = relationship()
 
@@ -140,7 +147,9 @@ class ToolSession(Base):
     """A browser session opened by a launch.
 
     ``id`` is public and travels in URLs, so that launches in several tabs or iframes
-    do not overwrite each other; the secret token travels in a cookie named after it.
+    do not overwrite each other; the secret token travels in a cookie named after it, or, for a
+    session opened through LTI Platform Storage (the browser refuses the tool's cookies), in the
+    URL itself (``url_bound``: ``/app/<id>.<token>/``).
     """
 
     __tablename__ = "tool_session"
@@ -153,5 +162,6 @@ class ToolSession(Base):
     deep_linking: Mapped[dict[str, Any] | None] = mapped_column(default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(index=True)
+    url_bound: Mapped[bool] = mapped_column(default=False, server_default=false())
 
     launch: Mapped[Launch] = relationship()

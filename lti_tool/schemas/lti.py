@@ -24,6 +24,8 @@ class LoginSchema(Schema):
     lti_message_hint = fields.String(load_default=None, validate=validate.Length(max=4096))
     client_id = fields.String(load_default=None, validate=validate.Length(max=255))
     lti_deployment_id = fields.String(load_default=None, validate=validate.Length(max=255))
+    # LTI Platform Storage: the name of the platform's frame that keeps data (or "_parent").
+    lti_storage_target = fields.String(load_default=None, validate=validate.Length(min=1, max=255))
 
 
 class RegistrationStartSchema(Schema):

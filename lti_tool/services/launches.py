@@ -8,7 +8,7 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 import httpx
 from sqlalchemy import delete
@@ -40,6 +40,32 @@ class LoginRequest:
     lti_message_hint: str | None = None
     client_id: str | None = None
     lti_deployment_id: str | None = None
+    # LTI Platform Storage: the frame of the platform's page that keeps data for the tool.
+    lti_storage_target: str | None = None
+
+    def params(self) -> dict[str, str]:
+        """Return the login parameters to start the same login again (without the storage target)."""
+        fields = ("iss", "login_hint", "target_link_uri", "lti_message_hint", "client_id", "lti_deployment_id")
+        return {name: value for name in fields if (value := getattr(self, name)) is not None}
+
+
+@dataclass(frozen=True)
+class StoragePut:
+    """What the login page asks the platform to keep: ``lti.put_data`` of ``value`` under ``key``."""
+
+    target: str
+    origin: str
+    key: str
+    value: str
+
+
+@dataclass(frozen=True)
+class Login:
+    """A login begun: its state, the platform URL to go to, and what to put in platform storage."""
+
+    state: str
+    url: str
+    storage: StoragePut | None = None
 
 
 @dataclass(frozen=True)
@@ -53,8 +79,8 @@ class Settings:
     jwks_max_age: int
 
 
-def begin_login(session: Session, req: LoginRequest, settings: Settings) -> tuple[str, str]:
-    """Store state and nonce for a login; return (state, URL of the platform's auth endpoint)."""
+def begin_login(session: Session, req: LoginRequest, settings: Settings) -> Login:
+    """Store state and nonce for a login; return the state and the URL of the platform's auth endpoint."""
     platform = platforms.find(session, req.iss, req.client_id)
     if platform is None:
         raise errors.PlatformUnknown(f"issuer {req.iss!r}")
@@ -67,9 +93,12 @@ def begin_login(session: Session, req: LoginRequest, settings: Settings) -> tupl
     if secrets.randbelow(PURGE_ONE_IN) == 0:
         purge_expired(session, now)
     state, nonce = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
+    storage = _storage_put(platform, req.lti_storage_target, state)
     session.add(LoginState(
         state=state, nonce=nonce, platform_id=platform.id, target_link_uri=req.target_link_uri,
-        created_at=now, expires_at=now + timedelta(seconds=settings.state_ttl),
+        created_at=now, expires_at=now + timedelta(seconds=settings.state_ttl), login_params=req.params(),
+        storage_target=storage.target if storage else None,
+        storage_secret_hash=hash_token(storage.value) if storage else None,
     ))
     params = {
         "scope": "openid", "response_type": "id_token", "response_mode": "form_post", "prompt": "none",
@@ -79,7 +108,38 @@ def begin_login(session: Session, req: LoginRequest, settings: Settings) -> tupl
     if req.lti_message_hint is not None:
         params["lti_message_hint"] = req.lti_message_hint
     sep = "&" if "?" in platform.auth_login_url else "?"
-    return state, f"{platform.auth_login_url}{sep}{urlencode(params)}"
+    return Login(state, f"{platform.auth_login_url}{sep}{urlencode(params)}", storage)
+
+
+def _storage_put(platform: Platform, target: str | None, state: str) -> StoragePut | None:
+    # Messages go to the origin of the platform's OIDC auth endpoint (Platform Storage spec).
+    found = auth_origin(platform)
+    if not target or found is None:
+        return None
+    # A secret of its own, not the state: the state travels through the platform's auth URL and logs.
+    return StoragePut(target, found, storage_key(state), secrets.token_urlsafe(32))
+
+
+def auth_origin(platform: Platform) -> str | None:
+    """Return the origin of the platform's OIDC auth endpoint: where storage messages go."""
+    parts = urlsplit(platform.auth_login_url)
+    return f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else None
+
+
+def pending_login(session: Session, state: str) -> LoginState | None:
+    """Return the live login ``state`` names, without consuming it."""
+    login = session.get(LoginState, state, options=[joinedload(LoginState.platform)])
+    return login if login is not None and login.expires_at >= utcnow() else None
+
+
+def storage_key(state: str) -> str:
+    """Return the platform-storage key under which a login's secret is kept."""
+    return f"state_{state}"
+
+
+def restart_url(login: LoginState, public_url: str) -> str:
+    """Return the tool's login URL that starts this login again (for a top-level window)."""
+    return f"{public_url}/lti/login?{urlencode(login.login_params or {})}"
 
 
 def purge_expired(session: Session, now: datetime) -> None:
@@ -94,18 +154,28 @@ def _is_ours(url: str, public_url: str) -> bool:
 
 @dataclass(frozen=True)
 class Opened:
-    """A launch accepted: the new session and the secret for its cookie."""
+    """A launch accepted: the new session and its secret (for its cookie, or its URL when ``url_bound``)."""
 
     tool_session: ToolSession
     token: str
 
+    @property
+    def url_sid(self) -> str:
+        """Return the ``sid`` URL segment: the id, with the secret when the session is URL-bound."""
+        s = self.tool_session
+        return f"{s.id}.{self.token}" if s.url_bound else s.id
+
 
 def complete_launch(
     session: Session, state: str | None, id_token: str | None, state_cookie: str | None,
-    http: httpx.Client, settings: Settings,
+    http: httpx.Client, settings: Settings, storage_value: str | None = None,
 ) -> Opened:
-    """Validate the id_token against the login it answers; record the launch and open a session."""
-    login = _consume_state(session, state, state_cookie)
+    """Validate the id_token against the login it answers; record the launch and open a session.
+
+    Without the state cookie, the secret kept in platform storage (``storage_value``) proves the browser
+    began the login, and the session is URL-bound.
+    """
+    login, url_bound = _consume_state(session, state, state_cookie, storage_value)
     if not id_token:
         raise errors.TokenMissing()
     platform: Platform = login.platform
@@ -122,7 +192,7 @@ def complete_launch(
         d for d in platform.deployments if d.deployment_id == token_claims[c.DEPLOYMENT_ID]
     )
     launch = _record(session, deployment, token_claims)
-    opened = _open_session(session, launch, token_claims, settings)
+    opened = _open_session(session, launch, token_claims, settings, url_bound)
     _queue_launched(session, opened.tool_session)
     return opened
 
@@ -137,7 +207,9 @@ def _queue_launched(session: Session, tool_session: ToolSession) -> None:
     statements.launched(session, tool_session, player.registration(session, launch.user, module.slug), module)
 
 
-def _consume_state(session: Session, state: str | None, state_cookie: str | None) -> LoginState:
+def _consume_state(
+    session: Session, state: str | None, state_cookie: str | None, storage_value: str | None
+) -> tuple[LoginState, bool]:
     if not state:
         raise errors.StateMissing()
     login = session.get(
@@ -145,14 +217,23 @@ def _consume_state(session: Session, state: str | None, state_cookie: str | None
     )
     if login is None or login.expires_at < utcnow():
         raise errors.StateUnknown()
-    # The state cookie ties the launch to the browser that began the login (CSRF defence).
-    if state_cookie is None or not secrets.compare_digest(state_cookie, state):
+    # The state cookie ties the launch to the browser that began the login (CSRF defence); the secret in
+    # platform storage does the same for a browser that refuses the cookie. Neither: refused, not consumed.
+    by_cookie = state_cookie is not None and secrets.compare_digest(state_cookie, state)
+    by_storage = not by_cookie and _storage_matches(login, storage_value)
+    if not (by_cookie or by_storage):
         raise errors.StateMismatch()
     # A DELETE that must hit exactly one row: of two racing launches only one wins.
     deleted = session.execute(delete(LoginState).where(LoginState.state == state))
     if deleted.rowcount != 1:  # type: ignore[attr-defined]
         raise errors.StateUnknown()
-    return login
+    return login, by_storage
+
+
+def _storage_matches(login: LoginState, value: str | None) -> bool:
+    if not value or login.storage_secret_hash is None:
+        return False
+    return secrets.compare_digest(login.storage_secret_hash, hash_token(value))
 
 
 def _spend_nonce(session: Session, platform: Platform, token_claims: dict[str, Any]) -> None:
@@ -179,14 +260,14 @@ def _record(session: Session, deployment: Deployment, token_claims: dict[str, An
 
 
 def _open_session(
-    session: Session, launch: Launch, token_claims: dict[str, Any], settings: Settings
+    session: Session, launch: Launch, token_claims: dict[str, Any], settings: Settings, url_bound: bool
 ) -> Opened:
     token = secrets.token_urlsafe(32)
     now = utcnow()
     tool_session = ToolSession(
         id=secrets.token_urlsafe(12), token_hash=hash_token(token), launch=launch,
         csrf_token=secrets.token_urlsafe(24), deep_linking=token_claims.get(c.DEEP_LINKING_SETTINGS),
-        created_at=now, expires_at=now + timedelta(seconds=settings.session_ttl),
+        created_at=now, expires_at=now + timedelta(seconds=settings.session_ttl), url_bound=url_bound,
     )
     session.add(tool_session)
     session.flush()
@@ -204,10 +285,15 @@ _SESSION_LOAD = joinedload(ToolSession.launch).options(
 )
 
 
-def load_session(session: Session, sid: str, token: str | None) -> ToolSession:
-    """Return the live session ``sid`` if ``token`` is its secret."""
-    tool_session = session.get(ToolSession, sid, options=[_SESSION_LOAD])
-    if tool_session is None or token is None or tool_session.expires_at < utcnow():
+def load_session(session: Session, sid: str, cookie_token: str | None) -> ToolSession:
+    """Return the live session ``sid`` names if the browser holds its secret: the cookie's, or for a
+    URL-bound session the one in ``sid`` itself (``<id>.<token>``); each kind is accepted only its own way."""
+    session_id, dot, url_token = sid.partition(".")
+    token = url_token if dot else cookie_token
+    tool_session = session.get(ToolSession, session_id, options=[_SESSION_LOAD])
+    if tool_session is None or not token or tool_session.expires_at < utcnow():
+        raise errors.SessionMissing()
+    if tool_session.url_bound != bool(dot):
         raise errors.SessionMissing()
     if not secrets.compare_digest(tool_session.token_hash, hash_token(token)):
         raise errors.SessionMissing()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -9,10 +11,26 @@ from typing import Any
 import httpx
 from joserfc.jwk import KeySet
 from sqlalchemy import delete, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, joinedload, selectinload
 
 from lti_tool.lti import errors
 from lti_tool.models import Deployment, Platform
+
+# An id_token naming a kid the platform does not publish makes us fetch its key set again (it may
+# have rotated). Anyone can send such tokens, so that refetch happens at most once per platform in
+# this many seconds per process; a real rotation is picked up by the first launch that needs it.
+REFETCH_INTERVAL = 10.0
+_refetched: dict[int, float] = {}
+_refetched_lock = threading.Lock()
+
+
+def _may_refetch(platform_id: int) -> bool:
+    now = time.monotonic()
+    with _refetched_lock:
+        if now - _refetched.get(platform_id, -REFETCH_INTERVAL) < REFETCH_INTERVAL:
+            return False
+        _refetched[platform_id] = now
+        return True
 
 
 @dataclass
@@ -52,10 +70,11 @@ def register(session: Session, data: PlatformInput) -> Platform:
 
 def find(session: Session, issuer: str, client_id: str | None) -> Platform | None:
     """Return the registration for an issuer (and client id, required when the issuer has several)."""
-    stmt = select(Platform).where(Platform.issuer == issuer).options(selectinload(Platform.deployments))
+    # Joined, not selectin: every login asks, and one round trip is cheaper than two (a platform has few deployments).
+    stmt = select(Platform).where(Platform.issuer == issuer).options(joinedload(Platform.deployments))
     if client_id:
         stmt = stmt.where(Platform.client_id == client_id)
-    found = list(session.scalars(stmt.limit(2)))
+    found = list(session.scalars(stmt.limit(2)).unique())
     if len(found) > 1:
         raise errors.LoginParamsInvalid("this issuer has several registrations: client_id is required")
     return found[0] if found else None
@@ -83,7 +102,7 @@ def key_lookup(
     def lookup(refresh: bool) -> KeySet:
         fetched = platform.jwks_fetched_at
         stale = fetched is None or (datetime.now(UTC) - fetched).total_seconds() > max_age
-        if refresh or stale or platform.jwks_cache is None:
+        if stale or platform.jwks_cache is None or (refresh and _may_refetch(platform.id)):
             platform.jwks_cache = fetch_key_set(http, platform.jwks_url)
             platform.jwks_fetched_at = datetime.now(UTC)
         return _parse_key_set(platform.jwks_cache)

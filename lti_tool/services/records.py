@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from lti_tool.db import utcnow
 from lti_tool.lti import claims as c
 from lti_tool.lti.roles import role_for
 from lti_tool.models import Deployment, LtiContext, LtiUser, Membership, ResourceLink
+
+T = TypeVar("T")
 
 
 def record_people(
@@ -28,10 +32,8 @@ def record_people(
 
 def _user(session: Session, deployment: Deployment, token_claims: dict[str, Any]) -> LtiUser:
     sub = str(token_claims["sub"])
-    user = session.scalar(select(LtiUser).where(LtiUser.deployment_pk == deployment.id, LtiUser.sub == sub))
-    if user is None:
-        user = LtiUser(deployment_pk=deployment.id, sub=sub)
-        session.add(user)
+    user = _find_or_add(session, select(LtiUser).where(LtiUser.deployment_pk == deployment.id, LtiUser.sub == sub),
+                        lambda: LtiUser(deployment_pk=deployment.id, sub=sub))
     user.name = str(token_claims.get("name") or _joined_name(token_claims) or user.name or "")[:255]
     user.email = str(token_claims.get("email") or user.email or "")[:255]
     user.last_launch_at = utcnow()
@@ -54,10 +56,7 @@ def _context(
     stmt = select(LtiContext).where(
         LtiContext.deployment_pk == deployment.id, LtiContext.context_id == context_id
     )
-    context = session.scalar(stmt)
-    if context is None:
-        context = LtiContext(deployment_pk=deployment.id, context_id=context_id)
-        session.add(context)
+    context = _find_or_add(session, stmt, lambda: LtiContext(deployment_pk=deployment.id, context_id=context_id))
     context.title = str(claim.get("title") or context.title or "")[:255]
     context.label = str(claim.get("label") or context.label or "")[:255]
     services = {k: token_claims[k] for k in (c.AGS_ENDPOINT, c.NRPS) if isinstance(token_claims.get(k), dict)}
@@ -80,10 +79,7 @@ def _link(
     stmt = select(ResourceLink).where(
         ResourceLink.deployment_pk == deployment.id, ResourceLink.resource_link_id == link_id
     )
-    link = session.scalar(stmt)
-    if link is None:
-        link = ResourceLink(deployment_pk=deployment.id, resource_link_id=link_id)
-        session.add(link)
+    link = _find_or_add(session, stmt, lambda: ResourceLink(deployment_pk=deployment.id, resource_link_id=link_id))
     link.context_pk = context.id if context else link.context_pk
     link.title = str(claim.get("title") or link.title or "")[:255]
     custom = token_claims.get(c.CUSTOM)
@@ -107,12 +103,32 @@ def _ags(link: ResourceLink, claim: Any) -> None:
 
 def _membership(session: Session, user: LtiUser, context: LtiContext, lis_roles: list[str]) -> None:
     stmt = select(Membership).where(Membership.user_pk == user.id, Membership.context_pk == context.id)
-    membership = session.scalar(stmt)
-    if membership is None:
-        membership = Membership(user_pk=user.id, context_pk=context.id)
-        session.add(membership)
-    membership.role = role_for(lis_roles).value
+    role = role_for(lis_roles).value
+    membership = _find_or_add(session, stmt, lambda: Membership(user_pk=user.id, context_pk=context.id, role=role))
+    membership.role = role
     membership.lis_roles = [str(r) for r in lis_roles][:50]
     membership.updated_at = utcnow()
     # A launch from the course proves membership now: someone marked as left is back (roster, issue 6).
     membership.active, membership.left_at = True, None
+
+
+def _find_or_add(session: Session, query: Select[T], make: Callable[[], T]) -> T:
+    """Return the row ``query`` finds, else add ``make()``.
+
+    A course's first launches often arrive together (roll call), on several workers or instances: the
+    second insert of the same course, link or user waits for the first and then violates the unique
+    key. The insert runs in a savepoint, so that loser finds the winner's row instead of failing.
+    """
+    found = session.scalar(query)
+    if found is not None:
+        return found
+    try:
+        with session.begin_nested():
+            row = make()
+            session.add(row)
+        return row
+    except IntegrityError:
+        found = session.scalar(query)
+        if found is None:
+            raise
+        return found

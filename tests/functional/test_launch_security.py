@@ -112,6 +112,18 @@ def test_unknown_kid_refetches_the_key_set_once_then_refuses(client: FlaskClient
     assert platform.jwks_fetches == 2  # the first load, then exactly one refetch
 
 
+def test_a_flood_of_unknown_kids_refetches_at_most_once_per_interval(client: FlaskClient, platform: FakePlatform,
+                                                                    db: DB) -> None:
+    assert launch(client, platform).status_code == 303  # the key set is now cached in the database
+    for name in ("stranger-1", "stranger-2", "stranger-3"):
+        stranger = rsa_key(name)
+        refused = _post(client, platform, lambda n, k=stranger: platform.sign(platform.claims(n), key=k))
+        assert refused.status_code == 400
+        assert "<code>kid_unknown</code>" in refused.text
+    assert _stored(db) == (1, 1, 1)  # the first launch only
+    assert platform.jwks_fetches == 2  # the first load and one refetch; the next two wait for the interval
+
+
 def test_rotated_platform_key_is_picked_up_by_refetch(client: FlaskClient, platform: FakePlatform,
                                                       db: DB) -> None:
     assert launch(client, platform).status_code == 303

@@ -85,8 +85,29 @@ def parse_request() -> XRequest:
     if len(request.args) != len(list(request.args.items(multi=True))):
         raise LrsError(400, "a query parameter is given more than once")
     if "method" not in params:
-        return XRequest(request.method, params, Headers(request.headers), request.get_data())
-    return _alternate(params)
+        xr = XRequest(request.method, params, Headers(request.headers), request.get_data())
+    else:
+        xr = _alternate(params)
+    for name, value in [*xr.params.items(), ("Content-Type", xr.headers.get("Content-Type", ""))]:
+        if contains_nul(name) or contains_nul(value):
+            raise nul_refused(name)
+    return xr
+
+
+def contains_nul(value: Any) -> bool:
+    """True if U+0000 occurs in a string, or in any key or string of a JSON value."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(contains_nul(k) or contains_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(contains_nul(v) for v in value)
+    return False
+
+
+def nul_refused(path: str) -> LrsError:
+    # PostgreSQL stores U+0000 neither in text nor in JSONB, so a value holding it could never be stored or found.
+    return LrsError(400, "the character U+0000 is not accepted", path=path, rule="no U+0000")
 
 
 def _alternate(params: dict[str, str]) -> XRequest:

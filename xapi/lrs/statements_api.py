@@ -11,7 +11,7 @@ from sqlalchemy import Table
 
 from xapi.db import utcnow
 from xapi.lrs.auth import Principal
-from xapi.lrs.http import LrsError, db, http_date, json_response, require, xreq
+from xapi.lrs.http import LrsError, contains_nul, db, http_date, json_response, nul_refused, require, xreq
 from xapi.lrs.statements import activities, formats, query, store
 from xapi.lrs.statements import attachments as att
 from xapi.lrs.statements.checks import format_timestamp, uuid
@@ -70,6 +70,8 @@ def _read_body() -> tuple[Any, dict[str, att.Part]]:
 
 
 def _checked_parts(body: Any, parts: list[att.Part]) -> dict[str, att.Part]:
+    if contains_nul(body):
+        raise nul_refused("$")
     statements = body if isinstance(body, list) else [body]
     validator = StatementValidator(xreq().version)
     for index, st in enumerate(statements):

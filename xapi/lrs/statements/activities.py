@@ -37,8 +37,8 @@ def merge(session: Session, activities: list[dict[str, Any]], now: datetime) -> 
             incoming.setdefault(activity["id"], []).append(activity["definition"])
     if not incoming:
         return
-    existing = dict(session.execute(select(A.c.activity_id, A.c.definition)
-                                    .where(A.c.activity_id.in_(list(incoming)))).tuples().all())
+    found = session.execute(select(A.c.activity_id, A.c.definition).where(A.c.activity_id.in_(list(incoming))))
+    existing = {row.activity_id: row.definition for row in found}
     inserts, updates = [], []
     for activity_id, definitions in incoming.items():
         merged = existing.get(activity_id, {})
@@ -70,7 +70,7 @@ def canonical_definitions(session: Session, ids: set[str]) -> dict[str, dict[str
     if not ids:
         return {}
     rows = session.execute(select(A.c.activity_id, A.c.definition).where(A.c.activity_id.in_(list(ids))))
-    return dict(rows.tuples().all())
+    return {row.activity_id: row.definition for row in rows}
 
 
 def register(bp: Blueprint) -> None:

@@ -13,7 +13,7 @@ from sqlalchemy import ColumnElement, Select, Table, and_, or_, select, true
 from sqlalchemy.orm import Session
 
 from xapi.lrs.auth import Principal
-from xapi.lrs.http import LrsError
+from xapi.lrs.http import LrsError, contains_nul, nul_refused
 from xapi.lrs.statements import checks as c
 from xapi.lrs.statements.models import (
     DIRECT,
@@ -103,7 +103,7 @@ def parse(params: dict[str, str], principal: Principal, version: str) -> Query:
 
 
 def _limit(value: str) -> int:
-    if not value.isdigit():
+    if not (value.isascii() and value.isdigit()):  # str.isdigit() also accepts digits int() refuses, like "²"
         raise LrsError(400, "limit must be a non-negative integer", path="limit", rule="non-negative integer")
     return int(value)
 
@@ -114,6 +114,8 @@ def _agent_param(raw: str, version: str) -> str:
     except ValueError as exc:
         raise LrsError(400, "agent must be a JSON Agent or Group", path="agent", rule="JSON object") from exc
     StatementValidator(version).actor(agent, "agent")
+    if contains_nul(agent):
+        raise nul_refused("agent")
     key = agent_key(agent)
     if key is None:
         raise LrsError(400, "agent must be identified by an IFI", path="agent", rule="an IFI is required")
