@@ -25,6 +25,7 @@ from xapi import outbox, targets
 from xapi.client import ClientPool, LrsClient
 from xapi.delivery import Settings, reconcile
 from xapi.lrs.auth import ensure_worker_client
+from xapi.sealing import Sealer
 from xapi.targets import Destination
 from xapi.worker import Hook, Worker
 
@@ -47,6 +48,11 @@ def builtin(app: Flask) -> Destination:
         with _transaction(app) as session:
             credentials = ensure_worker_client(session, lrs_mount.pepper(app))
     return targets.builtin_destination(app.config, credentials)
+
+
+def sealer(app: Flask) -> Sealer:
+    """Seals agency LRS passwords with a key derived from the installation's secret key."""
+    return Sealer(str(app.config["SECRET_KEY"]))
 
 
 def sweep_hook(app: Flask) -> Hook:
@@ -88,7 +94,7 @@ def make_worker(app: Flask, hook: Hook | None = None) -> Worker:
     # Scores first: they commit in their own transactions before the sweep writes in the cycle's
     # session (on SQLite that session's pending write would otherwise hold the lock they need).
     default = both(gradebook_hook(app), sweep_hook(app))
-    return Worker(sessionmaker_for(app), Settings.from_config(app.config), builtin(app),
+    return Worker(sessionmaker_for(app), Settings.from_config(app.config), builtin(app), sealer=sealer(app),
                   hook=default if hook is None else hook)
 
 
@@ -154,7 +160,7 @@ def target_set(app: Flask, issuer: str, deployment: str | None, endpoint: str, u
         raise click.BadParameter("must be an http(s) URL", param_hint="--endpoint")
     with _transaction(app) as session:
         target = targets.set_target(session, issuer=issuer, deployment_id=deployment, endpoint=endpoint,
-                                    username=username, password=password)
+                                    username=username, password=password, sealer=sealer(app))
         click.echo(f"{target.key}: {_scope(target)} -> {target.endpoint} as {targets.mask(username)}")
 
 
@@ -171,10 +177,20 @@ def target_list(app: Flask) -> None:
         rows = targets.all_targets(session)
         for t in rows:
             state = f"PAUSED: {t.paused_reason}" if t.paused else "active"
+            stored = "sealed" if t.password_sealed else "IN CLEAR (run `upstander lrs-target seal`)"
             click.echo(f"{t.key}  {_scope(t)}  {t.endpoint}  user={targets.mask(t.username)} "
-                       f"password={targets.mask(t.password)}  {state}")
+                       f"password={stored}  {state}")
         if not rows:
             click.echo(f"no targets; every statement goes to the built-in LRS at {builtin(app).endpoint}")
+
+
+@lrs_target.command("seal")
+@click.pass_obj
+def target_seal(app: Flask) -> None:
+    """Encrypt the passwords of targets set before passwords were sealed."""
+    with _transaction(app) as session:
+        count = targets.seal_all(session, sealer(app))
+    click.echo(f"sealed {count} password{'s' if count != 1 else ''}")
 
 
 @lrs_target.command("remove")
@@ -196,7 +212,8 @@ def target_remove(app: Flask, issuer: str, deployment: str | None) -> None:
 def target_test(app: Flask, issuer: str | None, deployment: str) -> None:
     """Call the destination's /about and print the xAPI versions it supports."""
     with _transaction(app) as session:
-        destination = targets.resolver(session, builtin(app))(issuer, deployment) if issuer else builtin(app)
+        default = builtin(app)
+        destination = targets.resolver(session, default, sealer(app))(issuer, deployment) if issuer else default
     settings = Settings.from_config(app.config)
     client = LrsClient(destination, connect_timeout=settings.connect_timeout, read_timeout=settings.read_timeout)
     try:
@@ -219,7 +236,7 @@ def outbox_group() -> None:
 def _status(app: Flask) -> list[dict[str, Any]]:
     now = utcnow()
     with _transaction(app) as session:
-        resolve = targets.resolver(session, builtin(app))
+        resolve = targets.resolver(session, builtin(app), sealer(app))
         rows: dict[str, dict[str, Any]] = {}
 
         def row(key: str, destination: Destination | None) -> dict[str, Any]:
@@ -238,7 +255,7 @@ def _status(app: Flask) -> list[dict[str, Any]]:
             entry["queued"] += count
             entry["oldest_seconds"] = max(int((now - oldest).total_seconds()), entry["oldest_seconds"] or 0)
         for key, counts in outbox.done_by_destination(session).items():
-            row(key, targets.by_key(session, key, builtin(app))).update(counts)
+            row(key, targets.by_key(session, key, builtin(app), sealer(app))).update(counts)
         for key, entry in rows.items():
             retry_at = targets.waiting_until(session, key)
             entry["retry_at"] = retry_at.isoformat() if retry_at and retry_at > now else None
@@ -293,7 +310,7 @@ def outbox_reconcile(app: Flask, since: datetime) -> None:
     pool = ClientPool(connect_timeout=settings.connect_timeout, read_timeout=settings.read_timeout)
     try:
         with _transaction(app) as session:
-            checked, missing = reconcile(session, pool, builtin(app), since.replace(tzinfo=UTC))
+            checked, missing = reconcile(session, pool, builtin(app), sealer(app), since.replace(tzinfo=UTC))
     except httpx.HTTPError as exc:
         raise click.ClickException(f"querying the LRS failed: {type(exc).__name__}: {exc}") from exc
     finally:

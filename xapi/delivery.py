@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 
 from xapi import metrics, outbox, targets
 from xapi.client import ClientPool, LrsClient
+from xapi.sealing import Sealer
 from xapi.targets import Destination
 
 
@@ -179,7 +180,8 @@ class Missing:
 RECONCILE_SKEW = timedelta(minutes=5)
 
 
-def reconcile(session: Session, pool: ClientPool, builtin: Destination, since: datetime) -> tuple[int, list[Missing]]:
+def reconcile(session: Session, pool: ClientPool, builtin: Destination, sealer: Sealer,
+              since: datetime) -> tuple[int, list[Missing]]:
     """Check rows sent since ``since`` against their LRS (by registration, else by id); return (checked, missing)."""
     rows = outbox.sent_since(session, since)
     groups: dict[tuple[str, str | None], list[str]] = defaultdict(list)
@@ -187,7 +189,7 @@ def reconcile(session: Session, pool: ClientPool, builtin: Destination, since: d
         groups[(row.destination or "?", row.registration)].append(row.statement_id)
     missing: list[Missing] = []
     for (key, registration), ids in groups.items():
-        destination = targets.by_key(session, key, builtin)
+        destination = targets.by_key(session, key, builtin, sealer)
         if destination is None:
             missing.extend(Missing(i, key, registration, "destination no longer exists") for i in ids)
             continue

@@ -2,9 +2,9 @@
 for one of its deployments (a deployment's target beats its platform's). The destination is resolved
 when a statement is sent, so setting a target redirects statements still queued.
 
-Credentials are stored as given (Basic auth needs them in clear); they are never logged and never
-shown back in full (``mask``). Delivery state (backoff after failures, and the built-in LRS's pause)
-lives in ``xapi_delivery_state``; an agency target carries its own pause flag.
+Passwords are stored sealed (``xapi.sealing``: Basic auth needs them in clear, so they are encrypted,
+not hashed); they are never logged and never shown back. Delivery state (backoff after failures, and
+the built-in LRS's pause) lives in ``xapi_delivery_state``; an agency target carries its own pause flag.
 """
 
 from __future__ import annotations
@@ -15,10 +15,11 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from sqlalchemy import String, Text, UniqueConstraint, select
+from sqlalchemy import String, Text, UniqueConstraint, false, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from xapi.db import XapiBase, utcnow
+from xapi.sealing import Sealer, SealError
 
 BUILTIN = "builtin"
 
@@ -35,7 +36,9 @@ class LrsTarget(XapiBase):
     deployment_id: Mapped[str] = mapped_column(String(255), default="")
     endpoint: Mapped[str] = mapped_column(String(1000))
     username: Mapped[str] = mapped_column(String(255))
+    # Sealed (see xapi.sealing) unless the row predates sealing: `upstander lrs-target seal` fixes those.
     password: Mapped[str] = mapped_column(String(1000))
+    password_sealed: Mapped[bool] = mapped_column(default=False, server_default=false())
     paused: Mapped[bool] = mapped_column(default=False)
     paused_reason: Mapped[str | None] = mapped_column(Text, default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -44,6 +47,18 @@ class LrsTarget(XapiBase):
     @property
     def key(self) -> str:
         return f"target:{self.id}"
+
+    @property
+    def seal_context(self) -> str:
+        # The row's identity, bound into the ciphertext: a sealed password moved to another row won't open.
+        return f"lrs-target|{self.issuer}|{self.deployment_id}"
+
+    def set_password(self, password: str, sealer: Sealer) -> None:
+        self.password, self.password_sealed = sealer.seal(password, self.seal_context), True
+
+    def open_password(self, sealer: Sealer) -> str:
+        """The password in clear (raises SealError when it was sealed under another secret key)."""
+        return sealer.open(self.password, self.seal_context) if self.password_sealed else self.password
 
 
 class DeliveryState(XapiBase):
@@ -107,14 +122,22 @@ def _with_builtin_state(session: Session, builtin: Destination) -> Destination:
                        paused=True, paused_reason=row.paused_reason, problem=builtin.problem)
 
 
-def _from_target(target: LrsTarget) -> Destination:
-    return Destination(target.key, target.endpoint, target.username, target.password,
-                       paused=target.paused, paused_reason=target.paused_reason)
+UNSEALABLE = ("its stored password does not open with this installation's secret key (was "
+              "UPSTANDER_SECRET_KEY changed?): set it again with `upstander lrs-target set`")
 
 
-def resolver(session: Session, builtin: Destination) -> Callable[[str, str], Destination]:
+def _from_target(target: LrsTarget, sealer: Sealer) -> Destination:
+    try:
+        password, problem = target.open_password(sealer), None
+    except SealError:
+        password, problem = "", UNSEALABLE
+    return Destination(target.key, target.endpoint, target.username, password,
+                       paused=target.paused, paused_reason=target.paused_reason, problem=problem)
+
+
+def resolver(session: Session, builtin: Destination, sealer: Sealer) -> Callable[[str, str], Destination]:
     """Return a lookup (issuer, deployment) -> destination over the targets as they are now."""
-    targets = {(t.issuer, t.deployment_id): _from_target(t) for t in session.scalars(select(LrsTarget))}
+    targets = {(t.issuer, t.deployment_id): _from_target(t, sealer) for t in session.scalars(select(LrsTarget))}
     default = _with_builtin_state(session, builtin)
 
     def resolve(issuer: str, deployment_id: str) -> Destination:
@@ -123,12 +146,12 @@ def resolver(session: Session, builtin: Destination) -> Callable[[str, str], Des
     return resolve
 
 
-def by_key(session: Session, key: str, builtin: Destination) -> Destination | None:
+def by_key(session: Session, key: str, builtin: Destination, sealer: Sealer) -> Destination | None:
     """Return the destination recorded under ``key`` (``builtin`` or ``target:N``), if it still exists."""
     if key == BUILTIN:
         return _with_builtin_state(session, builtin)
     target = by_key_target(session, key)
-    return None if target is None else _from_target(target)
+    return None if target is None else _from_target(target, sealer)
 
 
 def all_targets(session: Session) -> list[LrsTarget]:
@@ -141,18 +164,27 @@ def find_target(session: Session, issuer: str, deployment_id: str | None) -> Lrs
 
 
 def set_target(session: Session, *, issuer: str, deployment_id: str | None, endpoint: str,
-               username: str, password: str) -> LrsTarget:
+               username: str, password: str, sealer: Sealer) -> LrsTarget:
     """Add or replace a target; setting it again (new credentials) also lifts a pause."""
     target = find_target(session, issuer, deployment_id)
     if target is None:
         target = LrsTarget(issuer=issuer, deployment_id=deployment_id or "")
         session.add(target)
     target.endpoint = endpoint if endpoint.endswith("/") else endpoint + "/"
-    target.username, target.password = username, password
+    target.username = username
+    target.set_password(password, sealer)
     target.paused, target.paused_reason, target.updated_at = False, None, utcnow()
     session.flush()
     resume(session, target.key)
     return target
+
+
+def seal_all(session: Session, sealer: Sealer) -> int:
+    """Seal the passwords of targets stored before sealing existed; return how many."""
+    rows = list(session.scalars(select(LrsTarget).where(LrsTarget.password_sealed.is_(False))))
+    for target in rows:
+        target.set_password(target.password, sealer)
+    return len(rows)
 
 
 def remove_target(session: Session, issuer: str, deployment_id: str | None) -> bool:

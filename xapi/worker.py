@@ -23,6 +23,7 @@ from xapi import outbox, targets
 from xapi.client import ClientPool
 from xapi.db import utcnow
 from xapi.delivery import Item, Outcome, Sender, Settings, backoff
+from xapi.sealing import Sealer
 from xapi.targets import Destination
 
 log = logging.getLogger(__name__)
@@ -34,8 +35,9 @@ class Worker:
     """Delivers the outbox; ``run`` loops until stopped, ``drain`` until nothing is due."""
 
     def __init__(self, sessions: sessionmaker[Session], settings: Settings, builtin: Destination, *,
-                 hook: Hook | None = None, transport: httpx.BaseTransport | None = None) -> None:
+                 sealer: Sealer, hook: Hook | None = None, transport: httpx.BaseTransport | None = None) -> None:
         self.sessions, self.settings, self.builtin, self.hook = sessions, settings, builtin, hook
+        self.sealer = sealer
         self.token = secrets.token_hex(16)
         self.pool = ClientPool(connect_timeout=settings.connect_timeout, read_timeout=settings.read_timeout,
                                transport=transport)
@@ -73,7 +75,7 @@ class Worker:
         now = utcnow()
         groups: dict[Destination, list[tuple[str, str]]] = defaultdict(list)
         with self.sessions.begin() as session:
-            resolve = targets.resolver(session, self.builtin)
+            resolve = targets.resolver(session, self.builtin, self.sealer)
             for issuer, deployment in outbox.due_sources(session, now):
                 groups[resolve(issuer, deployment)].append((issuer, deployment))
             waiting = {d: targets.waiting_until(session, d.key) for d in groups}

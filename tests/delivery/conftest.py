@@ -23,6 +23,7 @@ from tests.delivery.lrs_servers import SERVER_JS, AuthStub, FaultProxy, XapiStat
 from xapi import outbox
 from xapi.delivery import Settings
 from xapi.outbox import OutboxStatement
+from xapi.sealing import Sealer
 from xapi.targets import BUILTIN, Destination
 from xapi.worker import Worker
 
@@ -32,6 +33,8 @@ ISSUER, DEPLOYMENT = "https://lms.delivery.test", "dep-1"
 FAST = Settings(batch_size=50, connect_timeout=0.5, read_timeout=1.0, claim_lease=3.0,
                 idle_sleep=0.05, backoff_base=0.05, backoff_max=0.2)
 SessionFactory = Callable[[], AbstractContextManager[Session]]
+# Agency LRS passwords are sealed with a key derived from the app's secret key (tests/conftest.py).
+SEALER = Sealer("test-secret")
 
 
 class Lrs:
@@ -105,6 +108,7 @@ def make_worker(app: Flask) -> Iterator[Callable[..., Worker]]:
     made: list[Worker] = []
 
     def build(endpoint: str, settings: Settings = FAST, **kwargs: Any) -> Worker:
+        kwargs.setdefault("sealer", Sealer(app.config["SECRET_KEY"]))
         worker = Worker(sessionmaker_for(app), settings, destination(endpoint), **kwargs)
         made.append(worker)
         return worker

@@ -17,6 +17,7 @@ from werkzeug.serving import make_server
 from lti_tool.db import sessionmaker_for
 from tests.delivery.conftest import (
     PASSWORD,
+    SEALER,
     USER,
     Lrs,
     SessionFactory,
@@ -83,7 +84,7 @@ def test_every_statement_arrives_once_in_the_builtin_lrs(
     made = queue(60)
     settings = Settings(batch_size=batch_size, connect_timeout=1, read_timeout=10, claim_lease=30,
                         backoff_base=0.05, backoff_max=0.2)
-    worker = Worker(sessionmaker_for(app), settings, builtin_lrs)
+    worker = Worker(sessionmaker_for(app), settings, builtin_lrs, sealer=SEALER)
     try:
         worker.drain()
         problems = {r.last_error for r in rows(db) if r.status != outbox.SENT}

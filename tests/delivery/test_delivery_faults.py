@@ -19,6 +19,7 @@ from tests.delivery.conftest import (
     FAST,
     ISSUER,
     PASSWORD,
+    SEALER,
     USER,
     Lrs,
     SessionFactory,
@@ -142,7 +143,7 @@ def test_refused_credentials_pause_only_that_destination(
     try:
         with db() as session:
             key = targets.set_target(session, issuer=ISSUER, deployment_id=None, endpoint=agency.endpoint,
-                                     username=USER, password="wrong-password").key
+                                     username=USER, password="wrong-password", sealer=SEALER).key
         to_agency = queue(5)
         to_builtin = queue(4, issuer="https://other-lms.test")
         worker = make_worker(proxy.endpoint)
@@ -160,7 +161,7 @@ def test_refused_credentials_pause_only_that_destination(
 
         with db() as session:  # the agency sends new credentials
             targets.set_target(session, issuer=ISSUER, deployment_id=None, endpoint=agency.endpoint,
-                               username=USER, password=PASSWORD)
+                               username=USER, password=PASSWORD, sealer=SEALER)
         worker.drain()
         assert_delivered_once(lrs, registration, to_agency + to_builtin, db)
     finally:

@@ -15,6 +15,7 @@ from tests.delivery.conftest import (
     DEPLOYMENT,
     ISSUER,
     PASSWORD,
+    SEALER,
     USER,
     Lrs,
     SessionFactory,
@@ -58,9 +59,11 @@ def test_deployment_target_beats_platform_target_beats_builtin(
     try:
         with db() as session:
             platform = targets.set_target(session, issuer=ISSUER, deployment_id=None,
-                                          endpoint=platform_lrs.endpoint, username=USER, password=PASSWORD)
+                                          endpoint=platform_lrs.endpoint, username=USER, password=PASSWORD,
+                                          sealer=SEALER)
             deployment = targets.set_target(session, issuer=ISSUER, deployment_id=DEPLOYMENT,
-                                            endpoint=deployment_lrs.endpoint, username=USER, password=PASSWORD)
+                                            endpoint=deployment_lrs.endpoint, username=USER, password=PASSWORD,
+                                            sealer=SEALER)
             keys = (platform.key, deployment.key)
         to_deployment = queue(3)
         to_platform = queue(4, deployment="dep-2")
@@ -88,7 +91,7 @@ def test_cli_targets_worker_status_and_reconcile(
                          "--username", USER, "--password-stdin", stdin=PASSWORD + "\n")
     assert set_target.returncode == 0, set_target.stderr
     listing = run_cli(env, "lrs-target", "list")
-    assert "de***" in listing.stdout and "s3***" in listing.stdout
+    assert "de***" in listing.stdout and "password=sealed" in listing.stdout
     assert PASSWORD not in listing.stdout + set_target.stdout and USER not in listing.stdout
     tested = run_cli(env, "lrs-target", "test", "--issuer", ISSUER)
     assert tested.returncode == 0 and "1.0.3" in tested.stdout, tested.stdout + tested.stderr

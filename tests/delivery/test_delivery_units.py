@@ -9,11 +9,12 @@ from email.utils import format_datetime
 import httpx
 import pytest
 
-from tests.delivery.conftest import SessionFactory
+from tests.delivery.conftest import SEALER, SessionFactory
 from xapi import targets
 from xapi.client import retry_after
 from xapi.db import utcnow
 from xapi.delivery import Settings, backoff
+from xapi.sealing import Sealer, SealError
 
 
 def test_backoff_grows_exponentially_with_jitter_up_to_the_cap() -> None:
@@ -69,14 +70,54 @@ def test_resolution_deployment_then_platform_then_builtin(db: SessionFactory) ->
     builtin = targets.Destination(targets.BUILTIN, "http://builtin/", "k", "s")
     with db() as session:
         platform = targets.set_target(session, issuer="iss", deployment_id=None, endpoint="http://p",
-                                      username="u", password="p")
+                                      username="u", password="p", sealer=SEALER)
         deployment = targets.set_target(session, issuer="iss", deployment_id="d1", endpoint="http://d",
-                                        username="u", password="p")
-        resolve = targets.resolver(session, builtin)
+                                        username="u", password="p", sealer=SEALER)
+        resolve = targets.resolver(session, builtin, SEALER)
         assert resolve("iss", "d1").key == deployment.key and resolve("iss", "d1").endpoint == "http://d/"
         assert resolve("iss", "d2").key == platform.key
         assert resolve("other", "d1") == builtin
         targets.pause(session, targets.BUILTIN, "HTTP 401")
-        assert targets.resolver(session, builtin)("other", "d1").paused
+        assert targets.resolver(session, builtin, SEALER)("other", "d1").paused
         assert targets.remove_target(session, "iss", "d1")
-        assert targets.resolver(session, builtin)("iss", "d1").key == platform.key
+        assert targets.resolver(session, builtin, SEALER)("iss", "d1").key == platform.key
+
+
+def test_a_sealed_password_opens_only_with_its_key_and_for_its_row() -> None:
+    sealed = SEALER.seal("hunter2-agency", "lrs-target|iss|")
+    assert "hunter2" not in sealed and sealed.startswith("v1:")
+    assert SEALER.open(sealed, "lrs-target|iss|") == "hunter2-agency"
+    assert SEALER.seal("hunter2-agency", "lrs-target|iss|") != sealed  # a fresh nonce every time
+    with pytest.raises(SealError):
+        SEALER.open(sealed, "lrs-target|iss|d1")  # copied onto another target
+    with pytest.raises(SealError):
+        Sealer("another-secret-key").open(sealed, "lrs-target|iss|")
+    with pytest.raises(SealError):
+        SEALER.open(sealed[:-4] + "AAAA", "lrs-target|iss|")
+
+
+def test_targets_store_passwords_sealed_and_report_one_they_cannot_open(db: SessionFactory) -> None:
+    builtin = targets.Destination(targets.BUILTIN, "http://builtin/", "k", "s")
+    with db() as session:
+        target = targets.set_target(session, issuer="iss", deployment_id=None, endpoint="http://p",
+                                    username="u", password="agency-pw", sealer=SEALER)
+        assert target.password_sealed and "agency-pw" not in target.password
+        opened = targets.resolver(session, builtin, SEALER)("iss", "")
+        assert (opened.password, opened.problem) == ("agency-pw", None)
+        rekeyed = targets.resolver(session, builtin, Sealer("rotated-secret-key"))("iss", "")
+        assert rekeyed.password == "" and rekeyed.problem == targets.UNSEALABLE
+        assert targets.by_key(session, target.key, builtin, Sealer("rotated-secret-key")) == rekeyed
+
+
+def test_passwords_stored_before_sealing_are_used_then_sealed_on_request(db: SessionFactory) -> None:
+    builtin = targets.Destination(targets.BUILTIN, "http://builtin/", "k", "s")
+    with db() as session:
+        session.add(targets.LrsTarget(issuer="old", deployment_id="", endpoint="http://o/", username="u",
+                                      password="legacy-pw"))
+        session.flush()
+        assert targets.resolver(session, builtin, SEALER)("old", "").password == "legacy-pw"
+        assert targets.seal_all(session, SEALER) == 1
+        assert targets.seal_all(session, SEALER) == 0
+        row = targets.find_target(session, "old", None)
+        assert row is not None and row.password_sealed and "legacy-pw" not in row.password
+        assert targets.resolver(session, builtin, SEALER)("old", "").password == "legacy-pw"

@@ -26,6 +26,7 @@ from tests.platform import FakePlatform, login, rsa_key
 from xapi import outbox
 from xapi.delivery import Settings
 from xapi.lrs.auth import add_client
+from xapi.sealing import Sealer
 from xapi.targets import BUILTIN, Destination
 from xapi.worker import Worker
 
@@ -187,6 +188,7 @@ def _cli_and_delivery(app: Flask, db: DB) -> list[str]:
         return httpx.Response(401, json={"message": "bad credentials"})
 
     worker = Worker(sessionmaker_for(app), Settings(), Destination(BUILTIN, "http://lrs.test/xapi/", "w", "w-pw"),
+                    sealer=Sealer(app.config["SECRET_KEY"]),
                     transport=httpx.MockTransport(refuse))
     try:
         worker.cycle()

@@ -20,6 +20,7 @@ from tests.platform import FakePlatform, launch, login, rsa_key
 from xapi import outbox
 from xapi.db import utcnow
 from xapi.delivery import Settings
+from xapi.sealing import Sealer
 from xapi.targets import BUILTIN, Destination
 from xapi.worker import Worker
 
@@ -133,6 +134,7 @@ def test_deliveries_are_counted_per_destination(app: Flask, db: DB, status: int,
     requests = _value("upstander_xapi_lrs_request_duration_seconds_count", destination=BUILTIN,
                       operation="post_statements", status=str(status))
     worker = Worker(sessionmaker_for(app), Settings(), Destination(BUILTIN, "http://lrs.test/xapi/", "u", "p"),
+                    sealer=Sealer(app.config["SECRET_KEY"]),
                     transport=httpx.MockTransport(lrs))
     try:
         worker.cycle()
@@ -156,6 +158,7 @@ def test_a_request_without_answer_is_timed_as_an_error(app: Flask, db: DB) -> No
     labels = {"destination": BUILTIN, "operation": "post_statements", "status": "error"}
     before = _value("upstander_xapi_lrs_request_duration_seconds_count", **labels)
     worker = Worker(sessionmaker_for(app), Settings(), Destination(BUILTIN, "http://lrs.test/xapi/", "u", "p"),
+                    sealer=Sealer(app.config["SECRET_KEY"]),
                     transport=httpx.MockTransport(down))
     try:
         worker.cycle()
