@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from lti_tool import create_app
+from lti_tool import config, create_app
 from lti_tool.config import secret_key
 
 
@@ -44,3 +44,12 @@ def test_embedded_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
     assert app.config["DATABASE_URL"].startswith("sqlite:///")
     assert app.config["DATABASE_URL"].endswith("upstander.db")
     assert app.config["DEMO_LMS"] is True
+
+
+def test_every_setting_is_in_the_readme_configuration_reference() -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    reference = readme[readme.index("### Configuration reference"):]
+    # Settings read without a default in defaults(): the secret key, the demo switch, agency content.
+    names = {*config.defaults("/instance"), "SECRET_KEY", "DEMO_LMS", "CONTENT_PATH"}
+    missing = sorted(n for n in names if f"`UPSTANDER_{n}`" not in reference)
+    assert missing == [], f"add these to README's configuration reference: {missing}"
