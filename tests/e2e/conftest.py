@@ -22,7 +22,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
 from sqlalchemy.engine import make_url
 
 CHROMIUM = os.environ.get("UPSTANDER_CHROMIUM", "/usr/bin/chromium")
@@ -35,6 +35,10 @@ TIMEOUT_MS = 20_000
 # A Playwright wait on a frame whose request never gets an answer does not time out by itself,
 # so each test is bounded here: past this, the server is killed and every pending request fails.
 TEST_SECONDS = 90
+# Playwright's assertions wait 5 s by default, independently of the context's timeout; a loaded CI machine
+# (a launch is four page loads and, with platform storage, two postMessage exchanges) needs longer.
+# The waits end as soon as the condition holds, so a passing test is no slower.
+expect.set_options(timeout=TIMEOUT_MS)
 
 
 @dataclass(frozen=True)
