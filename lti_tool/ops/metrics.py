@@ -18,11 +18,12 @@ from datetime import datetime
 from time import perf_counter
 from typing import Any
 
-from flask import Flask, g, request
+from flask import Flask, g, has_request_context, request
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram, multiprocess, values
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
+from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.wrappers import Response
@@ -47,6 +48,11 @@ RATE_LIMITED = Counter(
     "Requests refused with 429 by the rate limits, per surface (login, launch, register, lrs).",
     ["surface"],
 )
+DB_STATEMENTS = Histogram(
+    "upstander_db_statements_per_request",
+    "SQL statements a request sent to the database, per Flask endpoint (round trips are most of a request's time).",
+    ["endpoint"], buckets=(1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 64),
+)
 REJECTIONS = Counter(
     "upstander_lti_launch_rejections_total",
     "Refused logins and launches, per step (login, launch) and reason (the error code, or http_<status>).",
@@ -60,6 +66,9 @@ def _observe(response: Response) -> Response:
     started = g.get("request_started")
     if started is not None:
         REQUESTS.labels(endpoint, method, str(response.status_code)).observe(perf_counter() - started)
+    statements = g.get("db_statements")
+    if statements is not None:
+        DB_STATEMENTS.labels(endpoint).observe(statements)
     step = _LAUNCH_STEPS.get(endpoint)
     if step is not None and response.status_code >= 400:
         LAUNCHES.labels("rejected").inc()
@@ -70,9 +79,16 @@ def _observe(response: Response) -> Response:
     return response
 
 
+def _count_statement(*_: Any) -> None:
+    if has_request_context():
+        g.db_statements = g.get("db_statements", 0) + 1
+
+
 def init_app(app: Flask) -> None:
-    """Observe every request (the request id hook sets its start time)."""
+    """Observe every request (the request id hook sets its start time) and count its SQL statements."""
     app.after_request(_observe)
+    if not event.contains(Engine, "before_cursor_execute", _count_statement):
+        event.listen(Engine, "before_cursor_execute", _count_statement)
 
 
 # --- the outbox, read at scrape time ------------------------------------------------------------------

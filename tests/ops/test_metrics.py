@@ -166,3 +166,15 @@ def test_a_request_without_answer_is_timed_as_an_error(app: Flask, db: DB) -> No
         worker.close()
     assert _value("upstander_xapi_lrs_request_duration_seconds_count", **labels) == before + 1
     assert _value("upstander_xapi_delivery_failures_total", destination=BUILTIN, kind="retry") >= 1
+
+
+def test_sql_statements_are_counted_per_request(client: FlaskClient, platform: FakePlatform) -> None:
+    def observed(field: str) -> float:
+        return _value(f"upstander_db_statements_per_request_{field}", endpoint="lti.jwks") or 0.0
+
+    count, total = observed("count"), observed("sum")
+    assert client.get("/lti/jwks").status_code == 200  # reads the published keys: at least one SELECT
+    assert observed("count") == count + 1
+    assert observed("sum") >= total + 1
+    assert client.get("/healthz").status_code == 200  # no database at all: nothing observed
+    assert _value("upstander_db_statements_per_request_count", endpoint="site.healthz") in (None, 0.0)
