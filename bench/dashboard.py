@@ -1,6 +1,7 @@
 """The coordinator dashboard at 10,000 officers x 7 modules on PostgreSQL: page, overview and CSV export times.
 
-Run from the project root (the database is emptied and re-created; give one of your own):
+Run from the project root (the database is emptied and seeded unless it already holds the seed; give one of
+your own):
 
     psql -h 127.0.0.1 -U postgres -c 'create database upstander_bench'
     .venv/bin/python bench/dashboard.py --database-url postgresql+psycopg://postgres@127.0.0.1/upstander_bench
@@ -188,6 +189,58 @@ def csv_peak(staff: Staff, path: str) -> float:
     return peak / 2**20
 
 
+def seeded(url: str, officers: int) -> bool:
+    """Return True when the database already holds this benchmark's seed (one course, ``officers`` officers)."""
+    from sqlalchemy import create_engine
+    from sqlalchemy.exc import SQLAlchemyError
+
+    engine = create_engine(url)
+    try:
+        with engine.connect() as connection:
+            found = connection.execute(text(
+                "SELECT (SELECT count(*) FROM lti_user WHERE sub LIKE 'officer-%'), (SELECT count(*) FROM lti_context),"
+                " (SELECT count(*) FROM module_registration)")).one()
+    except SQLAlchemyError:
+        return False  # no database, or not migrated
+    finally:
+        engine.dispose()
+    return found[0] == officers and found[1] == 1 and found[2] > 0
+
+
+def prepare(url: str, officers: int, reseed: bool = False,
+            log: Callable[[str], None] = print) -> tuple[Any, Staff, int]:
+    """Return the app, a coordinator's session and the course, seeding it unless it is already there."""
+    reuse = not reseed and seeded(url, officers)
+    if reuse:
+        migrate.upgrade(url)  # a newer migration keeps the rows
+    else:
+        reset(url)
+    app = create_app({"DATABASE_URL": url, "SECRET_KEY": "bench", "PUBLIC_URL": TOOL_URL,
+                      "DEMO_LMS_URL": LMS_URL, "ROSTER_SYNC_MINUTES": 10**9})
+    router = Router(app)
+    app.extensions["upstander.http"] = httpx.Client(transport=router)
+    with sessionmaker_for(app).begin() as session:
+        platform = FakePlatform().install(session, router)
+        # A kept seed holds the last run's platform key under the same kid: fetch this run's key set.
+        session.execute(text("UPDATE platform SET jwks_cache = NULL, jwks_fetched_at = NULL"))
+    staff = open_as(app.test_client(), platform, sub="coordinator-1", name="Sgt. Lee Morgan")
+    cid = _context_pk(app)  # the course of the coordinator's launch, the only one
+    if reuse:
+        log(f"seed reused: {officers:,} officers already in the database (--reseed to seed again)")
+    else:
+        started = time.perf_counter()
+        counts = seed(app, cid, officers)
+        log(f"seeded in {time.perf_counter() - started:.1f} s: " + ", ".join(f"{k} {v:,}" for k, v in counts.items()))
+    return app, staff, cid
+
+
+def csv_path(cid: int) -> tuple[str, date, date]:
+    """Return the whole-course accreditation CSV's path and its date range."""
+    until = datetime.now(UTC).date()
+    since = until - timedelta(days=3000)  # every attempt (the form allows ten years at most)
+    return f"dashboard/{cid}/reports/accreditation.csv?since={since}&until={until}", since, until
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_URL))
@@ -195,20 +248,10 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=9)
     parser.add_argument("--csv-runs", type=int, default=3)
     parser.add_argument("--no-before", action="store_true", help="skip the measurements without the summary")
+    parser.add_argument("--reseed", action="store_true", help="empty and seed the database even if it holds the seed")
     args = parser.parse_args()
     print("command:", " ".join([Path(sys.executable).name, *sys.argv]))
-    reset(args.database_url)
-    app = create_app({"DATABASE_URL": args.database_url, "SECRET_KEY": "bench", "PUBLIC_URL": TOOL_URL,
-                      "DEMO_LMS_URL": LMS_URL, "ROSTER_SYNC_MINUTES": 10**9})
-    router = Router(app)
-    app.extensions["upstander.http"] = httpx.Client(transport=router)
-    with sessionmaker_for(app).begin() as session:
-        platform = FakePlatform().install(session, router)
-    staff = open_as(app.test_client(), platform, sub="coordinator-1", name="Sgt. Lee Morgan")
-    cid = _context_pk(app)  # the course of the coordinator's launch, the only one
-    started = time.perf_counter()
-    counts = seed(app, cid, args.officers)
-    print(f"seeded in {time.perf_counter() - started:.1f} s: " + ", ".join(f"{k} {v:,}" for k, v in counts.items()))
+    app, staff, cid = prepare(args.database_url, args.officers, args.reseed)
     pages = [
         ("roster page 1, by name", f"dashboard/{cid}/officers"),
         ("roster page 1, by status", f"dashboard/{cid}/officers?sort=status"),
@@ -230,12 +273,10 @@ def main() -> None:
                 compliance_rules.USE_SUMMARY = True
         tail = (f"{before[0]:11.0f} {before[1]:8.0f} {before[0] / after[0]:5.1f}x" if before else "")
         print(f"{label:34} {after[0]:9.0f} ms {after[1]:8.0f} {tail}")
-    until = datetime.now(UTC).date()
-    since = until - timedelta(days=3000)  # every attempt (the form allows ten years at most)
-    csv_path = f"dashboard/{cid}/reports/accreditation.csv?since={since}&until={until}"
-    p50, p95, size = timed(getter(staff, csv_path), args.csv_runs)
+    path, since, until = csv_path(cid)
+    p50, p95, size = timed(getter(staff, path), args.csv_runs)
     print(f"\naccreditation.csv, whole course ({size / 2**20:.1f} MiB): p50 {p50:.0f} ms, p95 {p95:.0f} ms; "
-          f"peak Python memory while streaming {csv_peak(staff, csv_path):.0f} MiB (tracemalloc, separate run)")
+          f"peak Python memory while streaming {csv_peak(staff, path):.0f} MiB (tracemalloc, separate run)")
     if not args.no_before:
         print(f"before (whole report built in memory, then written; one run, in-process): "
               f"{in_memory_csv(app, cid, since, until):.0f} ms")

@@ -42,6 +42,7 @@ from tests.delivery.lrs_servers import HOST, SERVER_JS, AuthStub, XapiStatements
 from xapi import outbox  # noqa: E402
 from xapi.db import make_engine  # noqa: E402
 from xapi.delivery import Settings  # noqa: E402
+from xapi.sealing import Sealer  # noqa: E402
 from xapi.targets import BUILTIN, Destination  # noqa: E402
 from xapi.worker import Worker  # noqa: E402
 
@@ -74,7 +75,7 @@ def delivered_rate(maker: sessionmaker[Any], destination: Destination, count: in
     with maker.begin() as session:
         outbox.enqueue(session, statements(count), issuer="https://lms.bench.example", deployment_id="bench")
     worker = Worker(maker, Settings(batch_size=batch, connect_timeout=5, read_timeout=60, claim_lease=120),
-                    destination)
+                    destination, sealer=Sealer("bench-secret"))
     try:
         started = time.perf_counter()
         worker.drain()

@@ -111,7 +111,7 @@ def wait_healthy(base: str, proc: subprocess.Popen[bytes], log: Path, seconds: f
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            sys.exit(f"server exited with {proc.returncode}; log:\n{log.read_text()[-3000:]}")
+            sys.exit(f"server exited with {proc.returncode}; log {log.name}:\n{log.read_text()[-3000:]}")
         try:
             if httpx.get(base + "/healthz", timeout=2).status_code == 200:
                 return
@@ -150,17 +150,21 @@ class KeySetServer:
 # --- the platform's part of a launch ------------------------------------------------------------------
 
 
+MODULE_HINT = "module:"
+
+
 @dataclass
 class Platform:
     key: RSAKey
     tool_url: str
     users: int
 
-    def login_params(self, n: int) -> dict[str, str]:
+    def login_params(self, n: int, module: str | None = None) -> dict[str, str]:
+        """Return the login initiation parameters of launch ``n``; with ``module``, a placement of that module."""
         return {
             "iss": ISSUER, "client_id": CLIENT_ID, "lti_deployment_id": DEPLOYMENT_ID,
             "login_hint": f"user-{n % self.users}", "target_link_uri": self.tool_url + "/app",
-            "lti_message_hint": f"link-{n % 5}",
+            "lti_message_hint": MODULE_HINT + module if module else f"link-{n % 5}",
         }
 
     def id_token(self, auth_url: str) -> tuple[str, str]:
@@ -177,32 +181,42 @@ class Platform:
             LTI + "resource_link": {"id": link, "title": f"Placement {link}"},
             LTI + "context": {"id": "bench-course", "title": "Bench course", "label": "BENCH"},
         }
+        if link.startswith(MODULE_HINT):
+            # A placement made by deep linking carries its module in the custom claim.
+            claims[LTI + "custom"] = {"module": link.removeprefix(MODULE_HINT)}
         token = jwt.encode({"alg": "RS256", "kid": self.key.kid}, claims, self.key)
         return query["state"], token
 
 
-def _cookie(response: httpx.Response, prefix: str) -> tuple[str, str]:
-    """Return (name, value) of the Set-Cookie starting with prefix (the jar ignores Secure on http)."""
+def cookie_header(response: httpx.Response, prefix: str) -> dict[str, str]:
+    """Return a Cookie header carrying the Set-Cookie starting with prefix (the jar ignores Secure on http).
+
+    Empty when the response sets none: a cookieless launch carries its state elsewhere.
+    """
     for header in response.headers.get_list("set-cookie"):
         name, _, rest = header.partition("=")
         if name.startswith(prefix):
-            return name, rest.split(";", 1)[0]
-    raise RuntimeError(f"no {prefix}* cookie in {response.status_code} response")
+            return {"Cookie": f"{name}={rest.split(';', 1)[0]}"}
+    return {}
+
+
+def login_and_launch(client: httpx.Client, base: str, platform: Platform, n: int,
+                     module: str | None = None) -> tuple[str, dict[str, str]]:
+    """Log in and launch (two requests); return the landing URL and the headers that open it."""
+    login = client.get(base + "/lti/login", params=platform.login_params(n, module))
+    if login.status_code != 302:
+        raise RuntimeError(f"login: HTTP {login.status_code}: {login.text[:300]}")
+    state, token = platform.id_token(login.headers["location"])
+    launched = client.post(base + "/lti/launch", data={"state": state, "id_token": token},
+                           headers=cookie_header(login, "lti_state_"))
+    if launched.status_code != 303:
+        raise RuntimeError(f"launch: HTTP {launched.status_code}: {launched.text[:300]}")
+    return urljoin(base + "/", launched.headers["location"]), cookie_header(launched, "us_")
 
 
 def launch_flow(client: httpx.Client, base: str, platform: Platform, n: int) -> None:
-    login = client.get(base + "/lti/login", params=platform.login_params(n))
-    if login.status_code != 302:
-        raise RuntimeError(f"login: HTTP {login.status_code}: {login.text[:300]}")
-    state_cookie = _cookie(login, "lti_state_")
-    state, token = platform.id_token(login.headers["location"])
-    launched = client.post(base + "/lti/launch", data={"state": state, "id_token": token},
-                           headers={"Cookie": "=".join(state_cookie)})
-    if launched.status_code != 303:
-        raise RuntimeError(f"launch: HTTP {launched.status_code}: {launched.text[:300]}")
-    session_cookie = _cookie(launched, "us_")
-    landing = client.get(urljoin(base + "/", launched.headers["location"]),
-                         headers={"Cookie": "=".join(session_cookie)})
+    landing_url, headers = login_and_launch(client, base, platform, n)
+    landing = client.get(landing_url, headers=headers)
     if landing.status_code != 200 or "Welcome" not in landing.text:
         raise RuntimeError(f"landing: HTTP {landing.status_code}: {landing.text[:300]}")
     client.cookies.clear()
@@ -284,7 +298,7 @@ def cli(env: dict[str, str], *args: str) -> None:
                    stdout=subprocess.DEVNULL)
 
 
-def main() -> None:
+def parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--threads", type=int, default=4, help="client threads (default 4)")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers for both servers")
@@ -296,7 +310,11 @@ def main() -> None:
     parser.add_argument("--database-url", help="the tool's database (default: a temp SQLite file); "
                         "it is migrated and gets the bench platform added")
     parser.add_argument("--serve-hello", type=int, metavar="PORT", help=argparse.SUPPRESS)
-    opts = parser.parse_args()
+    return parser
+
+
+def main() -> None:
+    opts = parser().parse_args()
     if opts.serve_hello:
         serve_hello(opts.serve_hello, opts.workers)
         return
@@ -305,27 +323,49 @@ def main() -> None:
         run_bench(opts, Path(tmp))
 
 
-def run_bench(opts: argparse.Namespace, tmp: Path) -> None:
-    key = RSAKey.generate_key(2048, parameters={"kid": "bench-key", "use": "sig", "alg": "RS256"})
-    keyset = KeySetServer({"keys": [key.as_dict(private=False)]})
-    tool_port, hello_port = free_port(), free_port()
-    tool, hello_base = f"http://{HOST}:{tool_port}", f"http://{HOST}:{hello_port}"
-    env = {
-        **os.environ, "UPSTANDER_DATABASE_URL": opts.database_url or f"sqlite:///{tmp / 'bench.db'}",
-        "UPSTANDER_PUBLIC_URL": tool, "UPSTANDER_SECRET_KEY": secrets.token_urlsafe(32),
-        "UPSTANDER_DEMO_LMS": "false",
+def new_key() -> RSAKey:
+    return RSAKey.generate_key(2048, parameters={"kid": "bench-key", "use": "sig", "alg": "RS256"})
+
+
+def tool_env(database_url: str, tool_url: str) -> dict[str, str]:
+    """Return the environment of ``upstander serve`` for a benchmark (no demo LMS)."""
+    return {
+        **os.environ, "UPSTANDER_DATABASE_URL": database_url, "UPSTANDER_PUBLIC_URL": tool_url,
+        "UPSTANDER_SECRET_KEY": secrets.token_urlsafe(32), "UPSTANDER_DEMO_LMS": "false",
+        # Every flow comes from one address: keep the rate limiter running (its cost is measured) but out of reach.
+        "UPSTANDER_RATE_LIMIT_LOGIN": "1000000/minute", "UPSTANDER_RATE_LIMIT_LAUNCH": "1000000/minute",
     }
+
+
+def prepare_tool(env: dict[str, str], keyset: KeySetServer) -> None:
+    """Migrate the tool's database and register the fake platform (add or update)."""
     cli(env, "db", "upgrade")
     cli(env, "platforms", "add", "--issuer", ISSUER, "--client-id", CLIENT_ID,
         "--auth-login-url", keyset.url + "/auth", "--token-url", keyset.url + "/token",
         "--jwks-url", keyset.url + "/jwks", "--deployment-id", DEPLOYMENT_ID, "--name", "Bench platform")
+
+
+def tool_command(port: int, workers: int) -> list[str]:
+    return [str(ROOT / ".venv/bin/upstander"), "serve", "--host", HOST, "--port", str(port),
+            "--workers", str(workers)]
+
+
+def hello_command(port: int, workers: int) -> list[str]:
+    return [sys.executable, str(Path(__file__).resolve()), "--serve-hello", str(port), "--workers", str(workers)]
+
+
+def compare(opts: argparse.Namespace, tmp: Path) -> tuple[Result, Result]:
+    """Start both servers, warm them up, run alternating rounds; return (launches, hellos)."""
+    key = new_key()
+    keyset = KeySetServer({"keys": [key.as_dict(private=False)]})
+    tool_port, hello_port = free_port(), free_port()
+    tool, hello_base = f"http://{HOST}:{tool_port}", f"http://{HOST}:{hello_port}"
+    env = tool_env(opts.database_url or f"sqlite:///{tmp / 'bench.db'}", tool)
     platform = Platform(key=key, tool_url=tool, users=opts.users)
-    tool_cmd = [str(ROOT / ".venv/bin/upstander"), "serve", "--host", HOST, "--port", str(tool_port),
-                "--workers", str(opts.workers)]
-    hello_cmd = [sys.executable, __file__, "--serve-hello", str(hello_port), "--workers", str(opts.workers)]
     try:
-        with process(tool_cmd, env, tmp / "tool.log") as tool_proc, \
-                process(hello_cmd, env, tmp / "hello.log") as hello_proc:
+        prepare_tool(env, keyset)
+        with process(tool_command(tool_port, opts.workers), env, tmp / "tool.log") as tool_proc, \
+                process(hello_command(hello_port, opts.workers), env, tmp / "hello.log") as hello_proc:
             wait_healthy(tool, tool_proc, tmp / "tool.log")
             wait_healthy(hello_base, hello_proc, tmp / "hello.log")
             # Warm up both: imports, connection pools, the platform key set cache, SQLite pages.
@@ -337,6 +377,11 @@ def run_bench(opts: argparse.Namespace, tmp: Path) -> None:
                 launches.add(drive(launch_flow, tool, platform, opts.threads, opts.flows, opts.seconds))
     finally:
         keyset.close()
+    return launches, hellos
+
+
+def run_bench(opts: argparse.Namespace, tmp: Path) -> None:
+    launches, hellos = compare(opts, tmp)
     report(opts, launches, hellos)
 
 

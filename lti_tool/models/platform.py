@@ -27,7 +27,8 @@ class Platform(Base):
     registered_via: Mapped[str] = mapped_column(String(16), default="manual")
     # The platform's key set, shared by every process so a restart or a second
     # instance does not refetch it; refreshed on an unknown kid or when stale.
-    jwks_cache: Mapped[dict[str, Any] | None] = mapped_column(default=None)
+    # Deferred: only a launch reads the key set (and asks for it); every other load of a platform skips it.
+    jwks_cache: Mapped[dict[str, Any] | None] = mapped_column(default=None, deferred=True)
     jwks_fetched_at: Mapped[datetime | None] = mapped_column(default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
@@ -49,7 +50,8 @@ class Deployment(Base):
     identify_learners_by_name: Mapped[bool] = mapped_column(default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
-    platform: Mapped[Platform] = relationship(back_populates="deployments")
+    # Joined: whoever needs a deployment (every xAPI statement) needs its platform's issuer too.
+    platform: Mapped[Platform] = relationship(back_populates="deployments", lazy="joined")
 
 
 class ToolKey(Base):

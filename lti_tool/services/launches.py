@@ -13,7 +13,7 @@ from urllib.parse import urlencode, urlsplit
 import httpx
 from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import Session, joinedload, undefer
 
 from lti_tool.content import get_content
 from lti_tool.db import utcnow
@@ -212,9 +212,9 @@ def _consume_state(
 ) -> tuple[LoginState, bool]:
     if not state:
         raise errors.StateMissing()
-    login = session.get(
-        LoginState, state, options=[joinedload(LoginState.platform).selectinload(Platform.deployments)]
-    )
+    # The launch reads the platform's deployments and cached key set: one query for all of it.
+    platform = joinedload(LoginState.platform).options(undefer(Platform.jwks_cache), joinedload(Platform.deployments))
+    login = session.get(LoginState, state, options=[platform])
     if login is None or login.expires_at < utcnow():
         raise errors.StateUnknown()
     # The state cookie ties the launch to the browser that began the login (CSRF defence); the secret in
@@ -249,10 +249,10 @@ def _spend_nonce(session: Session, platform: Platform, token_claims: dict[str, A
 
 def _record(session: Session, deployment: Deployment, token_claims: dict[str, Any]) -> Launch:
     user, context, link = record_people(session, deployment, token_claims)
+    # Objects, not ids: the launch's relationships are then loaded already (no lazy load per use later).
     launch = Launch(
-        user_pk=user.id, deployment_pk=deployment.id, context_pk=context.id if context else None,
-        resource_link_pk=link.id if link else None, message_type=token_claims[c.MESSAGE_TYPE],
-        role=role_for(token_claims[c.ROLES]).value,
+        user=user, deployment=deployment, context=context, resource_link=link,
+        message_type=token_claims[c.MESSAGE_TYPE], role=role_for(token_claims[c.ROLES]).value,
     )
     session.add(launch)
     session.flush()
@@ -281,7 +281,7 @@ def hash_token(token: str) -> str:
 
 # The landing pages need the launch with its user, course and link: one query, not five.
 _SESSION_LOAD = joinedload(ToolSession.launch).options(
-    joinedload(Launch.user), joinedload(Launch.context), joinedload(Launch.resource_link)
+    joinedload(Launch.user), joinedload(Launch.context), joinedload(Launch.resource_link),
 )
 
 

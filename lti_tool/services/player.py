@@ -5,8 +5,8 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import inspect, select
+from sqlalchemy.orm import Session, contains_eager
 
 from lti_tool.content import DecisionScreen, EndScreen, Module, TeachScreen, max_points, passed, score
 from lti_tool.db import utcnow
@@ -40,9 +40,13 @@ def registration(session: Session, user: LtiUser, slug: str) -> ModuleRegistrati
 
 
 def latest_attempt(session: Session, user: LtiUser, slug: str) -> Attempt | None:
-    """Return the learner's newest attempt at a module, if any."""
+    """Return the learner's newest attempt at a module, if any, with its registration.
+
+    Every step reads the registration (its xAPI registration id): it comes with the join already made,
+    which saves each step a round trip.
+    """
     return session.scalar(
-        select(Attempt).join(ModuleRegistration)
+        select(Attempt).join(Attempt.registration).options(contains_eager(Attempt.registration))
         .where(ModuleRegistration.user_pk == user.id, ModuleRegistration.module == slug)
         .order_by(Attempt.number.desc()).limit(1)
     )
@@ -86,7 +90,10 @@ def answer(session: Session, attempt: Attempt, module: Module, screen_id: str, c
         max_points=max_points(screen), stage=screen.stage, tactic=screen.tactic, rank=screen.rank, answered_at=now,
     )
     session.add(record)
-    attempt.decisions.append(record)
+    # Appending to the unloaded collection would load it (after an early flush): two round trips per answer
+    # for a list only the finish reads, and its lazy load then finds the record in the database.
+    if "decisions" not in inspect(attempt).unloaded:
+        attempt.decisions.append(record)
     attempt.feedback = {"screen": screen.id, "choice": choice.id}
     _move(session, attempt, module, choice.next)
     statements.answered(session, via, attempt, module, record)
