@@ -21,6 +21,7 @@ from lti_tool.models import (
     ToolSession,
 )
 from lti_tool.services import gradebook, policy, statements
+from lti_tool.services.records import find_or_add
 
 # Gaps longer than this between two steps count as this long: a learner who walks away
 # from the screen for an hour has not trained for an hour.
@@ -28,15 +29,13 @@ MAX_STEP_SECONDS = 300
 
 
 def registration(session: Session, user: LtiUser, slug: str) -> ModuleRegistration:
-    """Return the learner's registration in a module, creating it with a new UUID."""
-    found = session.scalar(
-        select(ModuleRegistration).where(ModuleRegistration.user_pk == user.id, ModuleRegistration.module == slug)
-    )
-    if found is None:
-        found = ModuleRegistration(user_pk=user.id, module=slug, registration=str(uuid.uuid4()))
-        session.add(found)
-        session.flush()
-    return found
+    """Return the learner's registration in a module, creating it with a new UUID.
+
+    Two first launches into one module (two tabs, a double click) may race: the loser finds the winner's row.
+    """
+    query = select(ModuleRegistration).where(ModuleRegistration.user_pk == user.id, ModuleRegistration.module == slug)
+    return find_or_add(session, query,
+                       lambda: ModuleRegistration(user_pk=user.id, module=slug, registration=str(uuid.uuid4())))
 
 
 def latest_attempt(session: Session, user: LtiUser, slug: str) -> Attempt | None:

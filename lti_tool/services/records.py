@@ -32,7 +32,7 @@ def record_people(
 
 def _user(session: Session, deployment: Deployment, token_claims: dict[str, Any]) -> LtiUser:
     sub = str(token_claims["sub"])
-    user = _find_or_add(session, select(LtiUser).where(LtiUser.deployment_pk == deployment.id, LtiUser.sub == sub),
+    user = find_or_add(session, select(LtiUser).where(LtiUser.deployment_pk == deployment.id, LtiUser.sub == sub),
                         lambda: LtiUser(deployment_pk=deployment.id, sub=sub))
     user.name = str(token_claims.get("name") or _joined_name(token_claims) or user.name or "")[:255]
     user.email = str(token_claims.get("email") or user.email or "")[:255]
@@ -56,7 +56,7 @@ def _context(
     stmt = select(LtiContext).where(
         LtiContext.deployment_pk == deployment.id, LtiContext.context_id == context_id
     )
-    context = _find_or_add(session, stmt, lambda: LtiContext(deployment_pk=deployment.id, context_id=context_id))
+    context = find_or_add(session, stmt, lambda: LtiContext(deployment_pk=deployment.id, context_id=context_id))
     context.title = str(claim.get("title") or context.title or "")[:255]
     context.label = str(claim.get("label") or context.label or "")[:255]
     services = {k: token_claims[k] for k in (c.AGS_ENDPOINT, c.NRPS) if isinstance(token_claims.get(k), dict)}
@@ -79,7 +79,7 @@ def _link(
     stmt = select(ResourceLink).where(
         ResourceLink.deployment_pk == deployment.id, ResourceLink.resource_link_id == link_id
     )
-    link = _find_or_add(session, stmt, lambda: ResourceLink(deployment_pk=deployment.id, resource_link_id=link_id))
+    link = find_or_add(session, stmt, lambda: ResourceLink(deployment_pk=deployment.id, resource_link_id=link_id))
     link.context_pk = context.id if context else link.context_pk
     link.title = str(claim.get("title") or link.title or "")[:255]
     custom = token_claims.get(c.CUSTOM)
@@ -104,7 +104,7 @@ def _ags(link: ResourceLink, claim: Any) -> None:
 def _membership(session: Session, user: LtiUser, context: LtiContext, lis_roles: list[str]) -> None:
     stmt = select(Membership).where(Membership.user_pk == user.id, Membership.context_pk == context.id)
     role = role_for(lis_roles).value
-    membership = _find_or_add(session, stmt, lambda: Membership(user_pk=user.id, context_pk=context.id, role=role))
+    membership = find_or_add(session, stmt, lambda: Membership(user_pk=user.id, context_pk=context.id, role=role))
     membership.role = role
     membership.lis_roles = [str(r) for r in lis_roles][:50]
     membership.updated_at = utcnow()
@@ -112,7 +112,7 @@ def _membership(session: Session, user: LtiUser, context: LtiContext, lis_roles:
     membership.active, membership.left_at = True, None
 
 
-def _find_or_add(session: Session, query: Select[T], make: Callable[[], T]) -> T:
+def find_or_add(session: Session, query: Select[T], make: Callable[[], T]) -> T:
     """Return the row ``query`` finds, else add ``make()``.
 
     A course's first launches often arrive together (roll call), on several workers or instances: the

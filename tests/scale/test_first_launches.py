@@ -11,8 +11,8 @@ from sqlalchemy import func, select
 
 from lti_tool.db import sessionmaker_for
 from lti_tool.lti import claims as c
-from lti_tool.models import Deployment, LtiContext, LtiUser, Membership, ResourceLink
-from lti_tool.services import platforms, records
+from lti_tool.models import Deployment, LtiContext, LtiUser, Membership, ModuleRegistration, ResourceLink
+from lti_tool.services import platforms, player, records
 from tests.delivery.conftest import SessionFactory
 
 LEARNER = "http://purl.imsglobal.org/vocab/lis/v2/membership#Learner"
@@ -59,3 +59,43 @@ def test_two_first_launches_of_one_course_at_once_both_succeed(app: Flask, db: S
         counts = [session.scalar(select(func.count()).select_from(model))
                   for model in (LtiContext, ResourceLink, LtiUser, Membership)]
     assert counts == [1, 1, 2, 2]
+
+
+def test_two_first_starts_of_one_module_at_once_share_one_registration(app: Flask, db: SessionFactory,
+                                                                       database_url: str) -> None:
+    if not database_url.startswith("postgresql"):
+        pytest.skip("needs PostgreSQL: SQLite lets one writer at a time in, so the two cannot interleave")
+    with db() as session:
+        platforms.register(session, platforms.PlatformInput(
+            issuer="https://lms.test", client_id="c", auth_login_url="https://lms.test/auth",
+            token_url="https://lms.test/token", jwks_url="https://lms.test/jwks", deployment_ids=["d"]))
+        user, _, _ = records.record_people(session, session.scalars(select(Deployment)).one(), claims("officer-1"))
+        user_pk = user.id
+    maker = sessionmaker_for(app)
+    first, second = maker(), maker()
+    found: list[str] = []
+    errors: list[BaseException] = []
+    try:
+        # Two tabs: the first has added the registration (not committed yet) when the second looks for it.
+        found.append(player.registration(first, first.get_one(LtiUser, user_pk), "three-ds").registration)
+
+        def start_second() -> None:
+            try:
+                found.append(player.registration(second, second.get_one(LtiUser, user_pk), "three-ds").registration)
+                second.commit()
+            except BaseException as exc:  # surfaced below
+                errors.append(exc)
+                second.rollback()
+
+        racer = threading.Thread(target=start_second)
+        racer.start()
+        racer.join(1.0)  # blocked on the first tab's uncommitted registration
+        first.commit()
+        racer.join(30)
+    finally:
+        first.close()
+        second.close()
+    assert not errors, errors
+    assert len(found) == 2 and found[0] == found[1]
+    with db() as session:
+        assert session.scalar(select(func.count()).select_from(ModuleRegistration)) == 1
