@@ -13,8 +13,6 @@ process and host shares them (see :mod:`lti_tool.ratelimit_backends`).
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hmac
 import math
 import re
@@ -28,6 +26,7 @@ from flask import Flask, Response, current_app, render_template, request
 from werkzeug.wrappers import Response as BaseResponse
 
 from lti_tool.ratelimit_backends import Backend, Decision, MemoryBackend, Rate, RedisBackend
+from xapi.lrs.auth import basic_credentials
 
 EXTENSION = "upstander.ratelimit"
 _UNITS = {"second": 1.0, "minute": 60.0, "hour": 3600.0, "day": 86400.0}
@@ -106,7 +105,7 @@ class Limiter:
 
     def lrs_client(self, authorization: str | None, address: str) -> str | None:
         """Return the LRS key to count under, or None for the exempt delivery worker."""
-        credentials = _basic(authorization)
+        credentials = basic_credentials(authorization)
         if credentials is None or not credentials[0] or len(credentials[0]) > _MAX_KEY_LENGTH:
             return f"addr:{address}"
         key, secret = credentials
@@ -114,16 +113,6 @@ class Limiter:
             if key == exempt_key and hmac.compare_digest(secret.encode(), exempt_secret.encode()):
                 return None
         return f"key:{key}"
-
-
-def _basic(header: str | None) -> tuple[str, str] | None:
-    if not header or not header.lower().startswith("basic "):
-        return None
-    try:
-        key, _, secret = base64.b64decode(header[6:].strip(), validate=True).decode("utf-8").partition(":")
-    except (binascii.Error, UnicodeDecodeError):
-        return None
-    return key, secret
 
 
 def build(config: dict[str, Any] | Any) -> Limiter | None:

@@ -4,6 +4,7 @@ outbound HTTP is routed to itself or to fake platforms, and a clean database for
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
@@ -112,3 +113,23 @@ def db(app: Flask) -> Callable[[], AbstractContextManager[Session]]:
             yield session
 
     return open_session
+
+
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+@pytest.fixture
+def redis_prefix() -> Iterator[str]:
+    """A Redis key prefix of its own for this test; skip (visibly) when Redis is not running."""
+    import redis
+
+    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=0.5)
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        pytest.skip(f"Redis at {REDIS_URL} is unreachable: {exc}")
+    prefix = f"upstander-test:{uuid.uuid4().hex}:"
+    yield prefix
+    for key in client.scan_iter(prefix + "*"):
+        client.delete(key)
+    client.close()

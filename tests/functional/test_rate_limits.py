@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import base64
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
 import pytest
-import redis
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
@@ -22,12 +21,11 @@ from lti_tool.lrs_mount import pepper
 from lti_tool.models import LoginState
 from lti_tool.ratelimit import EXTENSION, Limiter, RateLimitConfigError
 from lti_tool.ratelimit_backends import MemoryBackend, Rate, RedisBackend
-from tests.conftest import LMS_URL, TOOL_URL, Router
+from tests.conftest import LMS_URL, REDIS_URL, TOOL_URL, Router
 from tests.platform import FakePlatform, login
 from xapi.lrs.auth import add_client, ensure_worker_client
 
 DB = Callable[[], AbstractContextManager[Session]]
-REDIS_URL = "redis://127.0.0.1:6379/0"
 XAPI = {"X-Experience-API-Version": "1.0.3"}
 
 
@@ -185,20 +183,6 @@ def test_limits_can_be_turned_off(database_url: str, tmp_path: Path) -> None:
     assert EXTENSION not in app.extensions
     assert [_login(app.test_client()).status_code for _ in range(3)] == [400, 400, 400]
     dispose_engine(app)
-
-
-@pytest.fixture
-def redis_prefix() -> Iterator[str]:
-    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=0.5)
-    try:
-        client.ping()
-    except redis.RedisError as exc:
-        pytest.skip(f"Redis at {REDIS_URL} is unreachable: {exc}")
-    prefix = f"upstander-test:{uuid.uuid4().hex}:"
-    yield prefix
-    for key in client.scan_iter(prefix + "*"):
-        client.delete(key)
-    client.close()
 
 
 def test_two_instances_on_one_redis_share_the_limit(database_url: str, tmp_path: Path, redis_prefix: str) -> None:

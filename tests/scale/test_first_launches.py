@@ -23,14 +23,18 @@ def claims(sub: str) -> dict[str, Any]:
             c.CONTEXT: {"id": "course-1", "title": "Roll call"}, c.RESOURCE_LINK: {"id": "link-1", "title": "Module"}}
 
 
-def test_two_first_launches_of_one_course_at_once_both_succeed(app: Flask, db: SessionFactory,
-                                                               database_url: str) -> None:
-    if not database_url.startswith("postgresql"):
-        pytest.skip("needs PostgreSQL: SQLite lets one writer at a time in, so the two cannot interleave")
+def _register(db: SessionFactory) -> None:
     with db() as session:
         platforms.register(session, platforms.PlatformInput(
             issuer="https://lms.test", client_id="c", auth_login_url="https://lms.test/auth",
             token_url="https://lms.test/token", jwks_url="https://lms.test/jwks", deployment_ids=["d"]))
+
+
+def test_two_first_launches_of_one_course_at_once_both_succeed(app: Flask, db: SessionFactory,
+                                                               database_url: str) -> None:
+    if not database_url.startswith("postgresql"):
+        pytest.skip("needs PostgreSQL: SQLite lets one writer at a time in, so the two cannot interleave")
+    _register(db)
     maker = sessionmaker_for(app)
     first, second = maker(), maker()
     errors: list[BaseException] = []
@@ -65,10 +69,8 @@ def test_two_first_starts_of_one_module_at_once_share_one_registration(app: Flas
                                                                        database_url: str) -> None:
     if not database_url.startswith("postgresql"):
         pytest.skip("needs PostgreSQL: SQLite lets one writer at a time in, so the two cannot interleave")
+    _register(db)
     with db() as session:
-        platforms.register(session, platforms.PlatformInput(
-            issuer="https://lms.test", client_id="c", auth_login_url="https://lms.test/auth",
-            token_url="https://lms.test/token", jwks_url="https://lms.test/jwks", deployment_ids=["d"]))
         user, _, _ = records.record_people(session, session.scalars(select(Deployment)).one(), claims("officer-1"))
         user_pk = user.id
     maker = sessionmaker_for(app)

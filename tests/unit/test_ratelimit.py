@@ -4,18 +4,15 @@ from __future__ import annotations
 
 import base64
 import logging
-import uuid
-from collections.abc import Iterator
 
 import pytest
-import redis
 
 from lti_tool.lrs_mount import pepper_for
 from lti_tool.ratelimit import Limiter, RateLimitConfigError, parse_flag, parse_rate
 from lti_tool.ratelimit_backends import Decision, MemoryBackend, Rate, RedisBackend, gcra
+from tests.conftest import REDIS_URL
 from xapi.lrs.auth import worker_credentials
 
-REDIS_URL = "redis://127.0.0.1:6379/0"
 # Nothing listens on port 1 of the loopback address: connections are refused at once.
 DEAD_REDIS_URL = "redis://127.0.0.1:1/0"
 
@@ -79,21 +76,6 @@ def test_memory_backend_drops_expired_keys_when_it_grows(monkeypatch: pytest.Mon
         backend.hit(f"old{n}", rate, 0.0)
     backend.hit("new", rate, 5.0)
     assert len(backend) == 1
-
-
-@pytest.fixture
-def redis_prefix() -> Iterator[str]:
-    """A key prefix of its own for this test; skip (visibly) when Redis is not running."""
-    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=0.5)
-    try:
-        client.ping()
-    except redis.RedisError as exc:
-        pytest.skip(f"Redis at {REDIS_URL} is unreachable: {exc}")
-    prefix = f"upstander-test:{uuid.uuid4().hex}:"
-    yield prefix
-    for key in client.scan_iter(prefix + "*"):
-        client.delete(key)
-    client.close()
 
 
 def test_redis_backend_is_shared_by_two_backends_and_resets(redis_prefix: str) -> None:

@@ -107,14 +107,23 @@ def ensure_worker_client(session: Session, pepper: bytes) -> tuple[str, str]:
     return key, secret
 
 
-def authenticate(session: Session, pepper: bytes, header: str | None, home_page: str) -> Principal | None:
-    """Return the client named by a Basic ``Authorization`` header, or None if it is missing or wrong."""
+def basic_credentials(header: str | None) -> tuple[str, str] | None:
+    """Return (key, secret) from a Basic ``Authorization`` header, or None when it is not one."""
     if not header or not header.lower().startswith("basic "):
         return None
     try:
         key, _, secret = base64.b64decode(header[6:].strip(), validate=True).decode("utf-8").partition(":")
     except (binascii.Error, UnicodeDecodeError):
         return None
+    return key, secret
+
+
+def authenticate(session: Session, pepper: bytes, header: str | None, home_page: str) -> Principal | None:
+    """Return the client named by a Basic ``Authorization`` header, or None if it is missing or wrong."""
+    credentials = basic_credentials(header)
+    if credentials is None:
+        return None
+    key, secret = credentials
     client = session.scalar(select(LrsClient).where(LrsClient.key == key, LrsClient.disabled.is_(False)))
     if client is None or not hmac.compare_digest(client.secret_hash, hash_secret(pepper, secret)):
         return None
